@@ -1,0 +1,5 @@
+//! The `palisade` command line.
+
+fn main() {
+    println!("palisade");
+}
