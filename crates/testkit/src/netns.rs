@@ -10,7 +10,7 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// Whether the process runs as root.
 pub fn is_root() -> bool {
-    // SAFETY-free: read the effective uid from /proc instead of calling libc.
+    // Reads the effective uid from /proc: no libc call, no unsafe.
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -24,9 +24,11 @@ pub fn is_root() -> bool {
 /// Whether a command is on the PATH (or /usr/sbin, /sbin).
 pub fn have_cmd(cmd: &str) -> bool {
     let path = std::env::var("PATH").unwrap_or_default();
-    path.split(':')
+    let found = path
+        .split(':')
         .chain(["/usr/sbin", "/sbin", "/usr/bin"])
-        .any(|d| std::path::Path::new(d).join(cmd).is_file())
+        .any(|d| std::path::Path::new(d).join(cmd).is_file());
+    found
 }
 
 /// `None` when running as root with all `cmds` present, else why a root test
