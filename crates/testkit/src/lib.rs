@@ -2,6 +2,8 @@
 //! checks that print `SKIP:` instead of passing silently, and the oracle harnesses.
 
 pub mod netns;
+pub mod replay_case;
+pub mod topo;
 
 pub use netns::{have_cmd, is_root, skip_reason, Netns};
 
