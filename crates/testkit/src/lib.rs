@@ -1,6 +1,8 @@
 //! Test support for Palisade (dev-only): throw-away network namespaces, root
 //! checks that print `SKIP:` instead of passing silently, and the oracle harnesses.
 
+pub mod gen;
+pub mod lang_oracle;
 pub mod netns;
 pub mod replay_case;
 pub mod topo;

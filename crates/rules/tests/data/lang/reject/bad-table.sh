@@ -1,0 +1,1 @@
+iptables -t nosuch -A INPUT -j ACCEPT

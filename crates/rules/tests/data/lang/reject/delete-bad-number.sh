@@ -1,0 +1,2 @@
+iptables -A INPUT -j ACCEPT
+iptables -D INPUT 5

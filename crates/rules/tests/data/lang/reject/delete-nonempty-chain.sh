@@ -1,0 +1,3 @@
+iptables -N x
+iptables -A x -j ACCEPT
+iptables -X x

@@ -1,0 +1,3 @@
+iptables -N x
+iptables -A INPUT -j x
+iptables -X x

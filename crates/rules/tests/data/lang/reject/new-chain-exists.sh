@@ -1,0 +1,2 @@
+iptables -N x
+iptables -N x

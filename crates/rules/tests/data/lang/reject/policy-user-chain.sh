@@ -1,0 +1,2 @@
+iptables -N mine
+iptables -P mine DROP

@@ -1,0 +1,3 @@
+iptables -N a
+iptables -N b
+iptables -E a b

@@ -1,0 +1,1 @@
+iptables -R INPUT 1 -j DROP

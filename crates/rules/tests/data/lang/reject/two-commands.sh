@@ -1,0 +1,1 @@
+iptables -A INPUT -D INPUT -j ACCEPT

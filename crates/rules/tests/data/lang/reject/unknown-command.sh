@@ -1,0 +1,1 @@
+iptables -Q INPUT

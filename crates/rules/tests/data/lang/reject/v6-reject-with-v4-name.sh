@@ -1,0 +1,1 @@
+ip6tables -A INPUT -j REJECT --reject-with icmp-port-unreachable

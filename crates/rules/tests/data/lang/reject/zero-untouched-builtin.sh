@@ -1,0 +1,2 @@
+ip6tables -N x
+ip6tables -Z OUTPUT

@@ -1,0 +1,2126 @@
+//! Deterministic generator of the language corpus (crates/rules/tests/data/lang/gen-*).
+//!
+//! Every generated file is an iptables-restore input (or, for `gen-script-*.sh`, an
+//! `iptables`/`ip6tables` command script) that the kernel accepts as a whole: each
+//! rule is placed only in tables and chains where its match and target are legal
+//! (owner in OUTPUT/POSTROUTING, mac before routing, REJECT in filter, NAT targets
+//! in their nat chains, CT/rpfilter in raw, …). The kernel's answer for each file is
+//! recorded next to it by `lang_oracle::record`, so the output of this module is
+//! committed and the tests check that it is still what the generator produces.
+//!
+//! The random source is a fixed-seed splitmix64, so the corpus is byte-stable
+//! across runs and platforms.
+
+use std::fmt::Write as _;
+
+/// splitmix64: tiny, fast, good enough to pick options.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator with a fixed seed.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.below(hi - lo + 1)
+    }
+
+    /// True with probability `pct`/100.
+    pub fn chance(&mut self, pct: u64) -> bool {
+        self.below(100) < pct
+    }
+
+    /// One element of a non-empty slice.
+    pub fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len() as u64) as usize]
+    }
+
+    /// `k` distinct elements of `xs`, in a random order.
+    pub fn subset<'a, T>(&mut self, xs: &'a [T], k: usize) -> Vec<&'a T> {
+        let mut idx: Vec<usize> = (0..xs.len()).collect();
+        for i in (1..idx.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            idx.swap(i, j);
+        }
+        idx.into_iter().take(k).map(|i| &xs[i]).collect()
+    }
+}
+
+/// Address family of a generated file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fam {
+    /// iptables
+    V4,
+    /// ip6tables
+    V6,
+}
+
+impl Fam {
+    fn suffix(self) -> &'static str {
+        match self {
+            Fam::V4 => "v4",
+            Fam::V6 => "v6",
+        }
+    }
+}
+
+/// One generated corpus file: name relative to the corpus directory, and content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenFile {
+    /// e.g. `gen-tcpudp-v4.rules`
+    pub name: String,
+    /// File content.
+    pub content: String,
+}
+
+/// A table being generated: builtin chain policies, user chains, rules in order.
+struct Table {
+    name: &'static str,
+    builtins: Vec<(&'static str, &'static str)>,
+    user: Vec<String>,
+    rules: Vec<String>,
+}
+
+impl Table {
+    fn new(name: &'static str) -> Table {
+        let builtins: &[&str] = match name {
+            "filter" => &["INPUT", "FORWARD", "OUTPUT"],
+            "nat" => &["PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"],
+            "mangle" => &["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"],
+            "raw" => &["PREROUTING", "OUTPUT"],
+            _ => &["INPUT", "FORWARD", "OUTPUT"],
+        };
+        Table {
+            name,
+            builtins: builtins.iter().map(|c| (*c, "ACCEPT")).collect(),
+            user: Vec::new(),
+            rules: Vec::new(),
+        }
+    }
+
+    fn policy(&mut self, chain: &str, pol: &'static str) {
+        for b in &mut self.builtins {
+            if b.0 == chain {
+                b.1 = pol;
+            }
+        }
+    }
+
+    fn chain(&mut self, name: &str) {
+        self.user.push(name.to_string());
+    }
+
+    fn add(&mut self, chain: &str, spec: impl AsRef<str>) {
+        let spec = spec.as_ref().trim();
+        self.rules.push(format!("-A {chain} {spec}"));
+    }
+
+    fn render(&self, out: &mut String, rng: &mut Rng) {
+        let _ = writeln!(out, "*{}", self.name);
+        for (c, p) in &self.builtins {
+            // Counters on chain lines are accepted and (without -c) ignored.
+            let ctr = if rng.chance(20) { "[12:3456]" } else { "[0:0]" };
+            let _ = writeln!(out, ":{c} {p} {ctr}");
+        }
+        for u in &self.user {
+            let _ = writeln!(out, ":{u} - [0:0]");
+        }
+        for r in &self.rules {
+            let _ = writeln!(out, "{r}");
+        }
+        let _ = writeln!(out, "COMMIT");
+    }
+}
+
+fn render(tables: &[Table], rng: &mut Rng, title: &str) -> String {
+    let mut out = format!("# {title}\n# Generated by palisade-testkit gen.rs; do not edit.\n");
+    for t in tables {
+        t.render(&mut out, rng);
+    }
+    out
+}
+
+// ---------------------------------------------------------------- value pools
+
+const V4_ADDRS: &[&str] = &[
+    "192.0.2.1",
+    "192.0.2.0/24",
+    "198.51.100.7/24",
+    "203.0.113.0/255.255.255.0",
+    "10.0.0.0/8",
+    "10.1.2.3/16",
+    "172.16.0.0/12",
+    "192.168.0.0/255.255.0.0",
+    "10.0.0.1/255.0.255.0",
+    "10.20.30.40/255.255.0.255",
+    "192.0.2.128/25",
+    "192.0.2.1/32",
+    "0.0.0.0/0",
+    "127.0.0.1",
+    "100.64.0.0/10",
+    "198.18.0.0/15",
+    "192.0.2.5/31",
+    "224.0.0.0/4",
+    "10.9.8.7/0.0.0.255",
+    "192.0.2.9/255.255.255.255",
+];
+
+const V6_ADDRS: &[&str] = &[
+    "2001:db8::1",
+    "2001:db8::/32",
+    "2001:db8:1:2::5/64",
+    "fe80::/10",
+    "::1",
+    "::1/128",
+    "::/0",
+    "2001:db8:aaaa::/48",
+    "2001:db8::/ffff:ffff::",
+    "2001:db8::1/ffff:0:ffff::",
+    "fd00::/8",
+    "2001:db8:0:1:2:3:4:5",
+    "ff02::1",
+    "2001:DB8::ABCD/120",
+    "::ffff:192.0.2.1",
+    "2001:db8::/127",
+];
+
+const IFACES: &[&str] = &[
+    "eth0",
+    "eth1",
+    "eth+",
+    "ppp0",
+    "ppp+",
+    "wlan0",
+    "br-lan",
+    "veth1.100",
+    "lo",
+    "tun+",
+    "enp3s0",
+    "wg0",
+    "a",
+    "bond0.42",
+];
+
+const PORTS: &[&str] = &[
+    "22",
+    "80",
+    "443",
+    "53",
+    "0",
+    "65535",
+    "1024:65535",
+    "1:1023",
+    ":1024",
+    "8000:",
+    "6000:6063",
+    "123",
+    "5060:5061",
+    "3389",
+    "25",
+    "0:65535",
+    "7:7",
+    "100:200",
+];
+
+/// Service names iptables resolves for the protocol (getservbyname with "tcp"/"udp":
+/// `ssh` has no udp entry, `ntp` no tcp entry in Debian's netbase).
+const TCP_SERVICES: &[&str] = &["ssh", "http", "https", "domain", "smtp", "imaps"];
+const UDP_SERVICES: &[&str] = &["domain", "ntp", "bootps", "syslog"];
+
+fn v4_addr(rng: &mut Rng) -> String {
+    rng.pick(V4_ADDRS).to_string()
+}
+
+fn addr(fam: Fam, rng: &mut Rng) -> String {
+    match fam {
+        Fam::V4 => v4_addr(rng),
+        Fam::V6 => rng.pick(V6_ADDRS).to_string(),
+    }
+}
+
+fn host(fam: Fam, rng: &mut Rng) -> String {
+    match fam {
+        Fam::V4 => format!("192.0.2.{}", rng.range(1, 254)),
+        Fam::V6 => format!("2001:db8::{:x}", rng.range(1, 0xffff)),
+    }
+}
+
+fn neg(rng: &mut Rng, pct: u64) -> &'static str {
+    if rng.chance(pct) {
+        "! "
+    } else {
+        ""
+    }
+}
+
+/// Hook positions, to know which interface and match options a chain allows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hook {
+    Pre,
+    In,
+    Fwd,
+    Out,
+    Post,
+}
+
+fn hook_of(chain: &str) -> Hook {
+    match chain {
+        "PREROUTING" => Hook::Pre,
+        "INPUT" => Hook::In,
+        "FORWARD" => Hook::Fwd,
+        "OUTPUT" => Hook::Out,
+        _ => Hook::Post,
+    }
+}
+
+/// A random rule prefix: addresses and interfaces legal in `hook`.
+fn prefix(fam: Fam, hook: Hook, rng: &mut Rng) -> String {
+    let mut s = String::new();
+    for o in ["-s", "-d"] {
+        if rng.chance(35) {
+            let a = addr(fam, rng);
+            // nf_tables refuses a negated match-all address (see reject/negated-any-*).
+            let n = if a.ends_with("/0") { "" } else { neg(rng, 20) };
+            let _ = write!(s, "{n}{o} {a} ");
+        }
+    }
+    if matches!(hook, Hook::Pre | Hook::In | Hook::Fwd) && rng.chance(30) {
+        let _ = write!(s, "{}-i {} ", neg(rng, 15), rng.pick(IFACES));
+    }
+    if matches!(hook, Hook::Out | Hook::Post | Hook::Fwd) && rng.chance(30) {
+        let _ = write!(s, "{}-o {} ", neg(rng, 15), rng.pick(IFACES));
+    }
+    s
+}
+
+fn port(rng: &mut Rng) -> String {
+    if rng.chance(50) {
+        rng.range(1, 65535).to_string()
+    } else {
+        rng.pick(PORTS).to_string()
+    }
+}
+
+/// A port, port range or service name valid for `proto` ("tcp" or "udp").
+fn port_for(proto: &str, rng: &mut Rng) -> String {
+    if rng.chance(15) {
+        let names = if proto == "tcp" {
+            TCP_SERVICES
+        } else {
+            UDP_SERVICES
+        };
+        rng.pick(names).to_string()
+    } else {
+        port(rng)
+    }
+}
+
+/// A single port or closed range, as multiport accepts them.
+fn mport(rng: &mut Rng) -> String {
+    let a = rng.range(0, 65535);
+    if rng.chance(20) {
+        format!("{a}:{}", rng.range(a, 65535))
+    } else {
+        a.to_string()
+    }
+}
+
+const SIMPLE_TARGETS: &[&str] = &[
+    "-j ACCEPT",
+    "-j DROP",
+    "-j RETURN",
+    "",
+    "-j ACCEPT",
+    "-j DROP",
+];
+
+fn simple_target(rng: &mut Rng) -> &'static str {
+    let t: &&'static str = rng.pick(SIMPLE_TARGETS);
+    t
+}
+
+fn hex_or_dec(rng: &mut Rng, v: u64) -> String {
+    if rng.chance(50) {
+        format!("0x{v:x}")
+    } else {
+        v.to_string()
+    }
+}
+
+fn mark_value(rng: &mut Rng) -> String {
+    let v = rng.pick(&[
+        0u64,
+        1,
+        2,
+        0x10,
+        0xff,
+        0x100,
+        0xdead,
+        0xffff_ffff,
+        7,
+        0x8000_0000,
+    ]);
+    let v = *v;
+    if rng.chance(50) {
+        let m = *rng.pick(&[0xffu64, 0xff00, 0xffff_ffff, 0x1, 0xf0f0_f0f0, 0]);
+        format!("{}/{}", hex_or_dec(rng, v & m.max(v)), hex_or_dec(rng, m))
+    } else {
+        hex_or_dec(rng, v)
+    }
+}
+
+// ---------------------------------------------------------------- topics
+
+fn filter_with_chains(rng: &mut Rng, n_user: usize) -> Table {
+    let mut t = Table::new("filter");
+    if rng.chance(50) {
+        t.policy("INPUT", "DROP");
+    }
+    if rng.chance(50) {
+        t.policy("FORWARD", "DROP");
+    }
+    for i in 0..n_user {
+        t.chain(&format!("user-{i}"));
+    }
+    t
+}
+
+/// Addresses, masks, interfaces, protocols, negation, fragments, jumps and gotos.
+fn topic_basic(fam: Fam, rng: &mut Rng) -> Vec<Table> {
+    let mut t = filter_with_chains(rng, 6);
+    t.chain("LONG_chain-name.with_punct");
+    t.chain("Z");
+    let protos4 = [
+        "tcp",
+        "udp",
+        "icmp",
+        "sctp",
+        "gre",
+        "esp",
+        "ah",
+        "udplite",
+        "all",
+        "47",
+        "6",
+        "17",
+        "0",
+        "132",
+        "TCP",
+        "ipv6-icmp",
+        "igmp",
+        "41",
+        "255",
+    ];
+    let protos6 = [
+        "tcp",
+        "udp",
+        "ipv6-icmp",
+        "icmpv6",
+        "sctp",
+        "gre",
+        "esp",
+        "all",
+        "58",
+        "6",
+        "17",
+        "0",
+        "UDP",
+        "41",
+        "254",
+        "esp",
+    ];
+    for i in 0..260 {
+        let chain = ["INPUT", "FORWARD", "OUTPUT", "user-0", "user-1", "user-2"][i % 6];
+        let hook = hook_of(chain);
+        let hook = if chain.starts_with("user") {
+            Hook::Fwd
+        } else {
+            hook
+        };
+        let mut spec = prefix(fam, hook, rng);
+        if rng.chance(40) {
+            let p = match fam {
+                Fam::V4 => rng.pick(&protos4),
+                Fam::V6 => rng.pick(&protos6),
+            };
+            // `! -p 0` (never matches) is refused: see reject/.
+            let n = if *p == "0" || *p == "all" {
+                ""
+            } else {
+                neg(rng, 15)
+            };
+            let _ = write!(spec, "{n}-p {p} ");
+        }
+        if fam == Fam::V4 && rng.chance(8) {
+            let _ = write!(spec, "{}-f ", neg(rng, 40));
+        }
+        let target = match rng.below(10) {
+            0 => format!("-j user-{}", rng.range(3, 5)),
+            1 => format!("-g user-{}", rng.range(3, 5)),
+            2 => "-j LONG_chain-name.with_punct".to_string(),
+            3 => "-g Z".to_string(),
+            _ => simple_target(rng).to_string(),
+        };
+        t.add(chain, format!("{spec}{target}"));
+    }
+    // Every prefix form of an address, once, so nothing depends on luck.
+    let all: &[&str] = match fam {
+        Fam::V4 => V4_ADDRS,
+        Fam::V6 => V6_ADDRS,
+    };
+    for a in all {
+        t.add("user-3", format!("-s {a} -j RETURN"));
+        if !a.ends_with("/0") {
+            t.add("user-4", format!("! -d {a} -j RETURN"));
+        }
+    }
+    for i in IFACES {
+        t.add("INPUT", format!("-i {i} -j user-5"));
+        t.add("OUTPUT", format!("! -o {i}"));
+    }
+    t.add("user-5", "-j Z");
+    t.add("Z", "-j RETURN");
+    vec![t]
+}
+
+const TCP_FLAGS: &[&str] = &["FIN", "SYN", "RST", "PSH", "ACK", "URG"];
+
+fn tcp_flags(rng: &mut Rng) -> String {
+    let mask: Vec<&str> = match rng.below(6) {
+        0 => vec!["ALL"],
+        1 => vec!["NONE"],
+        _ => {
+            let k = rng.range(1, 6) as usize;
+            rng.subset(TCP_FLAGS, k).into_iter().copied().collect()
+        }
+    };
+    let comp: Vec<&str> = match rng.below(5) {
+        0 => vec!["NONE"],
+        1 => vec!["ALL"],
+        _ => {
+            let k = rng.range(1, 3) as usize;
+            rng.subset(TCP_FLAGS, k).into_iter().copied().collect()
+        }
+    };
+    format!("--tcp-flags {} {}", mask.join(","), comp.join(","))
+}
+
+/// tcp/udp ports, ranges, flags, --syn, --tcp-option, multiport.
+fn topic_tcpudp(fam: Fam, rng: &mut Rng) -> Vec<Table> {
+    let mut t = filter_with_chains(rng, 2);
+    for i in 0..320 {
+        let chain = ["INPUT", "FORWARD", "OUTPUT", "user-0", "user-1"][i % 5];
+        let mut spec = prefix(fam, Hook::Fwd.min_for(chain), rng);
+        let tcp = rng.chance(60);
+        let proto = if tcp {
+            "tcp"
+        } else {
+            *rng.pick(&["udp", "udp", "udplite", "sctp"])
+        };
+        let _ = write!(spec, "-p {proto} ");
+        if (proto == "tcp" || proto == "udp") && rng.chance(30) {
+            let _ = write!(spec, "-m {proto} ");
+        }
+        if proto == "udplite" || proto == "sctp" {
+            // Only multiport knows these protocols.
+            let ports: Vec<String> = (0..rng.range(1, 6)).map(|_| mport(rng)).collect();
+            let which = rng.pick(&["--dports", "--sports", "--ports"]);
+            let _ = write!(
+                spec,
+                "-m multiport {}{which} {} ",
+                neg(rng, 20),
+                ports.join(",")
+            );
+            t.add(chain, format!("{spec}{}", simple_target(rng)));
+            continue;
+        }
+        let opts_sport = rng.chance(45);
+        let opts_dport = !opts_sport || rng.chance(50);
+        let long = rng.chance(30);
+        if opts_sport {
+            let o = if long { "--source-port" } else { "--sport" };
+            let _ = write!(spec, "{}{o} {} ", neg(rng, 20), port_for(proto, rng));
+        }
+        if opts_dport {
+            let o = if long {
+                "--destination-port"
+            } else {
+                "--dport"
+            };
+            let _ = write!(spec, "{}{o} {} ", neg(rng, 20), port_for(proto, rng));
+        }
+        if tcp {
+            match rng.below(5) {
+                0 => {
+                    let _ = write!(spec, "{}--syn ", neg(rng, 30));
+                }
+                1 | 2 => {
+                    let _ = write!(spec, "{}{} ", neg(rng, 20), tcp_flags(rng));
+                }
+                _ => {}
+            }
+            if rng.chance(20) {
+                let _ = write!(spec, "{}--tcp-option {} ", neg(rng, 30), rng.range(0, 255));
+            }
+        }
+        if rng.chance(35) {
+            // Up to 15 ports, a range counting two.
+            let mut ports = Vec::new();
+            let mut used = 0;
+            let want = rng.range(1, 10);
+            while (ports.len() as u64) < want {
+                if rng.chance(25) && used + 2 <= 15 {
+                    let a = rng.range(1, 60000);
+                    ports.push(format!("{a}:{}", a + rng.range(0, 5000)));
+                    used += 2;
+                } else if used < 15 {
+                    ports.push(if rng.chance(10) {
+                        rng.pick(if proto == "tcp" {
+                            TCP_SERVICES
+                        } else {
+                            UDP_SERVICES
+                        })
+                        .to_string()
+                    } else {
+                        rng.range(0, 65535).to_string()
+                    });
+                    used += 1;
+                } else {
+                    break;
+                }
+            }
+            let which = rng.pick(&[
+                "--dports",
+                "--sports",
+                "--ports",
+                "--destination-ports",
+                "--source-ports",
+            ]);
+            let _ = write!(
+                spec,
+                "-m multiport {}{which} {} ",
+                neg(rng, 20),
+                ports.join(",")
+            );
+        }
+        t.add(chain, format!("{spec}{}", simple_target(rng)));
+    }
+    // Fixed edge cases.
+    for p in PORTS.iter().chain(TCP_SERVICES) {
+        t.add("INPUT", format!("-p tcp --dport {p} -j ACCEPT"));
+    }
+    for p in PORTS.iter().chain(UDP_SERVICES) {
+        t.add("INPUT", format!("-p udp --sport {p} -j ACCEPT"));
+    }
+    t.add("INPUT", "-p tcp --syn -j ACCEPT");
+    t.add("INPUT", "-p tcp ! --syn -j DROP");
+    t.add("INPUT", "-p tcp --tcp-flags ALL NONE -j DROP");
+    t.add("INPUT", "-p tcp --tcp-flags ALL ALL -j DROP");
+    t.add("INPUT", "-p tcp --tcp-flags SYN,RST SYN,RST -j DROP");
+    t.add("INPUT", "-p tcp --tcp-flags FIN,SYN FIN,SYN -j DROP");
+    t.add(
+        "INPUT",
+        "-p tcp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15 -j ACCEPT",
+    );
+    t.add(
+        "INPUT",
+        "-p udp -m multiport --ports 53,67:68,123,5353 -j ACCEPT",
+    );
+    t.add(
+        "INPUT",
+        "-p tcp -m tcp --dport 22 -m multiport ! --sports 1:1023 -j ACCEPT",
+    );
+    vec![t]
+}
+
+impl Hook {
+    /// Interface options legal in `chain` (user chains here are reached only from FORWARD-like use).
+    fn min_for(self, chain: &str) -> Hook {
+        if chain.starts_with("user") {
+            Hook::Fwd
+        } else {
+            hook_of(chain)
+        }
+    }
+}
+
+const ICMP_NAMES: &[&str] = &[
+    "any",
+    "echo-reply",
+    "pong",
+    "destination-unreachable",
+    "network-unreachable",
+    "host-unreachable",
+    "protocol-unreachable",
+    "port-unreachable",
+    "fragmentation-needed",
+    "source-route-failed",
+    "network-unknown",
+    "host-unknown",
+    "network-prohibited",
+    "host-prohibited",
+    "TOS-network-unreachable",
+    "TOS-host-unreachable",
+    "communication-prohibited",
+    "host-precedence-violation",
+    "precedence-cutoff",
+    "source-quench",
+    "redirect",
+    "network-redirect",
+    "host-redirect",
+    "TOS-network-redirect",
+    "TOS-host-redirect",
+    "echo-request",
+    "ping",
+    "router-advertisement",
+    "router-solicitation",
+    "time-exceeded",
+    "ttl-exceeded",
+    "ttl-zero-during-transit",
+    "ttl-zero-during-reassembly",
+    "parameter-problem",
+    "ip-header-bad",
+    "required-option-missing",
+    "timestamp-request",
+    "timestamp-reply",
+    "address-mask-request",
+    "address-mask-reply",
+];
+
+const ICMP6_NAMES: &[&str] = &[
+    "destination-unreachable",
+    "no-route",
+    "communication-prohibited",
+    "beyond-scope",
+    "address-unreachable",
+    "port-unreachable",
+    "failed-policy",
+    "reject-route",
+    "packet-too-big",
+    "time-exceeded",
+    "ttl-exceeded",
+    "ttl-zero-during-transit",
+    "ttl-zero-during-reassembly",
+    "parameter-problem",
+    "bad-header",
+    "unknown-header-type",
+    "unknown-option",
+    "echo-request",
+    "ping",
+    "echo-reply",
+    "pong",
+    "router-solicitation",
+    "router-advertisement",
+    "neighbour-solicitation",
+    "neighbor-solicitation",
+    "neighbour-advertisement",
+    "neighbor-advertisement",
+    "redirect",
+];
+
+/// icmp / icmpv6 types by name and number, type/code.
+fn topic_icmp(fam: Fam, rng: &mut Rng) -> Vec<Table> {
+    let mut t = filter_with_chains(rng, 1);
+    let (names, protos, opt) = match fam {
+        Fam::V4 => (ICMP_NAMES, &["icmp", "ICMP", "1"][..], "--icmp-type"),
+        Fam::V6 => (
+            ICMP6_NAMES,
+            &["ipv6-icmp", "icmpv6", "58", "IPv6-ICMP"][..],
+            "--icmpv6-type",
+        ),
+    };
+    for n in names {
+        t.add(
+            "INPUT",
+            format!("-p {} -m {} {opt} {n} -j ACCEPT", protos[0], mname(fam)),
+        );
+        t.add(
+            "user-0",
+            format!("-p {} {}{opt} {n} -j RETURN", protos[0], neg(rng, 30)),
+        );
+    }
+    for i in 0..160 {
+        let chain = ["INPUT", "OUTPUT", "FORWARD", "user-0"][i % 4];
+        let mut spec = prefix(fam, Hook::Fwd.min_for(chain), rng);
+        let p = rng.pick(protos);
+        let _ = write!(spec, "-p {p} ");
+        if rng.chance(30) {
+            let _ = write!(spec, "-m {} ", mname(fam));
+        }
+        let ty = match rng.below(4) {
+            0 => rng.pick(names).to_string(),
+            1 => rng.range(0, 255).to_string(),
+            2 => format!("{}/{}", rng.range(0, 255), rng.range(0, 255)),
+            _ => format!(
+                "{}/{}",
+                rng.pick(&[3u64, 5, 11, 12, 1, 2, 4]),
+                rng.range(0, 16)
+            ),
+        };
+        let _ = write!(spec, "{}{opt} {ty} ", neg(rng, 20));
+        t.add(chain, format!("{spec}{}", simple_target(rng)));
+    }
+    t.add("INPUT", "-j user-0");
+    vec![t]
+}
+
+fn mname(fam: Fam) -> &'static str {
+    match fam {
+        Fam::V4 => "icmp",
+        Fam::V6 => "icmp6",
+    }
+}
+
+const CT_STATES: &[&str] = &[
+    "INVALID",
+    "ESTABLISHED",
+    "NEW",
+    "RELATED",
+    "UNTRACKED",
+    "SNAT",
+    "DNAT",
+];
+const CT_STATUS: &[&str] = &["NONE", "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED"];
+
+fn list(rng: &mut Rng, xs: &[&str], max: usize) -> String {
+    let k = rng.range(1, max as u64) as usize;
+    rng.subset(xs, k)
+        .into_iter()
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// state and conntrack with all options.
+fn topic_ct(fam: Fam, rng: &mut Rng) -> Vec<Table> {
+    let mut t = filter_with_chains(rng, 1);
+    for i in 0..300 {
+        let chain = ["INPUT", "FORWARD", "OUTPUT", "user-0"][i % 4];
+        let mut spec = prefix(fam, Hook::Fwd.min_for(chain), rng);
+        if rng.chance(30) {
+            let _ = write!(
+                spec,
+                "-m state {}--state {} ",
+                neg(rng, 20),
+                list(rng, &CT_STATES[..5], 5)
+            );
+        } else {
+            spec.push_str("-m conntrack ");
+            let mut any = false;
+            let mut opt = |rng: &mut Rng, p: u64| {
+                let r = rng.chance(p);
+                any |= r;
+                r
+            };
+            if opt(rng, 50) {
+                let _ = write!(
+                    spec,
+                    "{}--ctstate {} ",
+                    neg(rng, 20),
+                    list(rng, CT_STATES, 4)
+                );
+            }
+            if opt(rng, 20) {
+                let p = rng.pick(&["tcp", "udp", "6", "17", "icmp", "47", "sctp"]);
+                let _ = write!(spec, "{}--ctproto {p} ", neg(rng, 20));
+            }
+            for o in ["--ctorigsrc", "--ctorigdst", "--ctreplsrc", "--ctrepldst"] {
+                if opt(rng, 12) {
+                    let _ = write!(spec, "{}{o} {} ", neg(rng, 20), addr(fam, rng));
+                }
+            }
+            for o in [
+                "--ctorigsrcport",
+                "--ctorigdstport",
+                "--ctreplsrcport",
+                "--ctrepldstport",
+            ] {
+                if opt(rng, 10) {
+                    let a = rng.range(0, 65535);
+                    let p = if rng.chance(40) {
+                        format!("{a}:{}", rng.range(a, 65535))
+                    } else {
+                        a.to_string()
+                    };
+                    let _ = write!(spec, "{}{o} {p} ", neg(rng, 20));
+                }
+            }
+            if opt(rng, 15) {
+                let _ = write!(
+                    spec,
+                    "{}--ctstatus {} ",
+                    neg(rng, 20),
+                    list(rng, CT_STATUS, 3)
+                );
+            }
+            if opt(rng, 12) {
+                let a = rng.range(0, 100000);
+                let e = if rng.chance(50) {
+                    format!("{a}:{}", rng.range(a, 400000))
+                } else {
+                    a.to_string()
+                };
+                let _ = write!(spec, "{}--ctexpire {e} ", neg(rng, 20));
+            }
+            if opt(rng, 12) {
+                let _ = write!(spec, "--ctdir {} ", rng.pick(&["ORIGINAL", "REPLY"]));
+            }
+            if !any {
+                let _ = write!(spec, "--ctstate {} ", list(rng, CT_STATES, 3));
+            }
+        }
+        t.add(chain, format!("{spec}{}", simple_target(rng)));
+    }
+    for s in CT_STATES {
+        t.add("INPUT", format!("-m conntrack --ctstate {s} -j ACCEPT"));
+    }
+    for s in &CT_STATES[..5] {
+        t.add("INPUT", format!("-m state --state {s} -j ACCEPT"));
+    }
+    t.add(
+        "INPUT",
+        "-m state --state NEW,RELATED,ESTABLISHED,INVALID,UNTRACKED -j ACCEPT",
+    );
+    t.add(
+        "INPUT",
+        "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+    );
+    t.add(
+        "INPUT",
+        "-m conntrack ! --ctstate NEW ! --ctstatus ASSURED --ctdir REPLY -j ACCEPT",
+    );
+    t.add("INPUT", "-j user-0");
+    vec![t]
+}
+
+const LIMIT_UNITS: &[&str] = &[
+    "/second", "/sec", "/s", "/minute", "/min", "/m", "/hour", "/h", "/day", "/d",
+];
+
+fn limit_rate(rng: &mut Rng) -> (String, u64) {
+    let unit = *rng.pick(LIMIT_UNITS);
+    // Keep avg*burst inside 32 bits (the kernel refuses overflowing rates).
+    let (n, max_burst) = match unit.as_bytes()[1] {
+        b's' => (rng.range(1, 10000), 10000),
+        b'm' => (rng.range(1, 5000), 1000),
+        b'h' => (rng.range(1, 3000), 100),
+        _ => (rng.range(10, 3000), 40),
+    };
+    let u = if rng.chance(20) { "" } else { unit };
+    let max_burst = if u.is_empty() { 10000 } else { max_burst };
+    (format!("{n}{u}"), max_burst)
+}
+
+/// iprange, recent, limit, hashlimit, connlimit, mark, connmark, comment, addrtype,
+/// pkttype, length, ttl/hl, tos, dscp, mac.
+fn topic_matches(fam: Fam, rng: &mut Rng) -> Vec<Table> {
+    let mut t = filter_with_chains(rng, 1);
+    let mut hl_n = 0;
+    for i in 0..420 {
+        let chain = ["INPUT", "FORWARD", "OUTPUT", "user-0"][i % 4];
+        let hook = Hook::Fwd.min_for(chain);
+        let mut spec = prefix(fam, hook, rng);
+        let kinds = 15;
+        for _ in 0..rng.range(1, 2) {
+            match rng.below(kinds) {
+                0 => {
+                    spec.push_str("-m iprange ");
+                    let (a, b) = match fam {
+                        Fam::V4 => (
+                            format!("10.0.{}.{}", rng.range(0, 9), rng.range(0, 255)),
+                            format!("10.0.{}.{}", rng.range(10, 255), rng.range(0, 255)),
+                        ),
+                        Fam::V6 => (
+                            format!("2001:db8::{:x}", rng.range(0, 0xff)),
+                            format!("2001:db8::{:x}", rng.range(0x100, 0xffff)),
+                        ),
+                    };
+                    let o = if rng.chance(50) {
+                        "--src-range"
+                    } else {
+                        "--dst-range"
+                    };
+                    let _ = write!(spec, "{}{o} {a}-{b} ", neg(rng, 25));
+                    if rng.chance(30) {
+                        let o2 = if o == "--src-range" {
+                            "--dst-range"
+                        } else {
+                            "--src-range"
+                        };
+                        let _ = write!(spec, "{}{o2} {b}-{b} ", neg(rng, 25));
+                    }
+                }
+                1 => {
+                    spec.push_str("-m recent ");
+                    let cmd = *rng.pick(&["--set", "--rcheck", "--update", "--remove"]);
+                    let _ = write!(spec, "{}{cmd} ", neg(rng, 20));
+                    if rng.chance(70) {
+                        let _ = write!(
+                            spec,
+                            "--name {} ",
+                            rng.pick(&["DEFAULT", "ssh", "PORTSCAN", "a-b_c"])
+                        );
+                    }
+                    if cmd == "--rcheck" || cmd == "--update" {
+                        if rng.chance(60) {
+                            let _ = write!(spec, "--seconds {} ", rng.range(1, 86400));
+                            if rng.chance(30) {
+                                spec.push_str("--reap ");
+                            }
+                        }
+                        if rng.chance(50) {
+                            let _ = write!(spec, "--hitcount {} ", rng.range(1, 20));
+                        }
+                        if rng.chance(30) {
+                            spec.push_str("--rttl ");
+                        }
+                    }
+                    match rng.below(3) {
+                        0 => spec.push_str("--rsource "),
+                        1 => spec.push_str("--rdest "),
+                        _ => {}
+                    }
+                    if rng.chance(25) {
+                        let m = match fam {
+                            Fam::V4 => {
+                                *rng.pick(&["255.255.255.0", "255.255.0.0", "255.255.255.255"])
+                            }
+                            Fam::V6 => *rng.pick(&["ffff:ffff:ffff:ffff::", "ffff::"]),
+                        };
+                        let _ = write!(spec, "--mask {m} ");
+                    }
+                }
+                2 => {
+                    spec.push_str("-m limit ");
+                    let (r, mb) = limit_rate(rng);
+                    if rng.chance(85) {
+                        let _ = write!(spec, "--limit {r} ");
+                    }
+                    if rng.chance(50) {
+                        let b = if r.contains('/') {
+                            rng.range(1, mb.min(50))
+                        } else {
+                            rng.range(1, 5)
+                        };
+                        let _ = write!(spec, "--limit-burst {b} ");
+                    }
+                }
+                3 => {
+                    hl_n += 1;
+                    spec.push_str("-m hashlimit ");
+                    let above = rng.chance(40);
+                    let o = if above {
+                        "--hashlimit-above"
+                    } else {
+                        "--hashlimit-upto"
+                    };
+                    let bytes = rng.chance(25);
+                    if bytes {
+                        let v = format!(
+                            "{}{}",
+                            rng.range(1, 900),
+                            rng.pick(&["b/s", "kb/s", "mb/s", "kb/m", "b/h"])
+                        );
+                        let _ = write!(spec, "{o} {v} ");
+                    } else {
+                        let (r, _) = limit_rate(rng);
+                        let r = if r.contains('/') {
+                            r
+                        } else {
+                            format!("{r}/sec")
+                        };
+                        let _ = write!(spec, "{o} {r} ");
+                        if rng.chance(40) {
+                            let _ = write!(spec, "--hashlimit-burst {} ", rng.range(1, 30));
+                        }
+                    }
+                    if rng.chance(60) {
+                        let modes = list(rng, &["srcip", "srcport", "dstip", "dstport"], 4);
+                        let _ = write!(spec, "--hashlimit-mode {modes} ");
+                        let maxm = if fam == Fam::V4 { 32 } else { 128 };
+                        if rng.chance(30) {
+                            let _ = write!(spec, "--hashlimit-srcmask {} ", rng.range(0, maxm));
+                        }
+                        if rng.chance(30) {
+                            let _ = write!(spec, "--hashlimit-dstmask {} ", rng.range(0, maxm));
+                        }
+                    }
+                    if rng.chance(25) {
+                        let _ = write!(spec, "--hashlimit-htable-size {} ", rng.range(1, 65536));
+                    }
+                    if rng.chance(25) {
+                        let _ = write!(spec, "--hashlimit-htable-max {} ", rng.range(1, 100000));
+                    }
+                    if rng.chance(25) {
+                        let _ = write!(spec, "--hashlimit-htable-expire {} ", rng.range(1, 100000));
+                    }
+                    if rng.chance(25) {
+                        let _ = write!(
+                            spec,
+                            "--hashlimit-htable-gcinterval {} ",
+                            rng.range(1, 100000)
+                        );
+                    }
+                    if rng.chance(15) {
+                        spec.push_str("--hashlimit-rate-match ");
+                        if rng.chance(60) {
+                            let _ = write!(spec, "--hashlimit-rate-interval {} ", rng.range(1, 60));
+                        }
+                    }
+                    let _ = write!(spec, "--hashlimit-name hl{hl_n} ");
+                }
+                4 => {
+                    spec.push_str("-m connlimit ");
+                    let o = if rng.chance(50) {
+                        "--connlimit-upto"
+                    } else {
+                        "--connlimit-above"
+                    };
+                    let _ = write!(spec, "{o} {} ", rng.range(0, 1000));
+                    if rng.chance(40) {
+                        let maxm = if fam == Fam::V4 { 32 } else { 128 };
+                        let _ = write!(spec, "--connlimit-mask {} ", rng.range(0, maxm));
+                    }
+                    match rng.below(3) {
+                        0 => spec.push_str("--connlimit-saddr "),
+                        1 => spec.push_str("--connlimit-daddr "),
+                        _ => {}
+                    }
+                }
+                5 => {
+                    let _ = write!(spec, "-m mark {}--mark {} ", neg(rng, 25), mark_value(rng));
+                }
+                6 => {
+                    let _ = write!(
+                        spec,
+                        "-m connmark {}--mark {} ",
+                        neg(rng, 25),
+                        mark_value(rng)
+                    );
+                }
+                7 => {
+                    let c = *rng.pick(&[
+                        "hello",
+                        "\"allow ssh from lan\"",
+                        "\"x\"",
+                        "\"with 'single' quotes\"",
+                        "\"tab-free; punctuation: ,.-_/#\"",
+                        "a-b_c.d",
+                        "\"0123456789012345678901234567890123456789012345678901234567890123456789\"",
+                    ]);
+                    let _ = write!(spec, "-m comment --comment {c} ");
+                }
+                8 => {
+                    let types: &[&str] = match fam {
+                        Fam::V4 => &[
+                            "UNSPEC",
+                            "UNICAST",
+                            "LOCAL",
+                            "BROADCAST",
+                            "ANYCAST",
+                            "MULTICAST",
+                            "BLACKHOLE",
+                            "UNREACHABLE",
+                            "PROHIBIT",
+                            "THROW",
+                            "NAT",
+                            "XRESOLVE",
+                        ],
+                        Fam::V6 => &["UNSPEC", "UNICAST", "LOCAL", "MULTICAST"],
+                    };
+                    spec.push_str("-m addrtype ");
+                    let src = rng.chance(60);
+                    let dst = !src || rng.chance(40);
+                    if src {
+                        let _ = write!(spec, "{}--src-type {} ", neg(rng, 20), list(rng, types, 3));
+                    }
+                    if dst {
+                        let _ = write!(spec, "{}--dst-type {} ", neg(rng, 20), list(rng, types, 3));
+                    }
+                    if rng.chance(25) {
+                        match hook {
+                            Hook::In | Hook::Pre => spec.push_str("--limit-iface-in "),
+                            Hook::Out | Hook::Post => spec.push_str("--limit-iface-out "),
+                            Hook::Fwd => {}
+                        }
+                    }
+                }
+                9 => {
+                    let p = rng.pick(&["unicast", "broadcast", "multicast"]);
+                    let _ = write!(spec, "-m pkttype {}--pkt-type {p} ", neg(rng, 25));
+                }
+                10 => {
+                    let a = rng.range(0, 65535);
+                    let l = if rng.chance(50) {
+                        format!("{a}:{}", rng.range(a, 65535))
+                    } else {
+                        a.to_string()
+                    };
+                    let _ = write!(spec, "-m length {}--length {l} ", neg(rng, 25));
+                }
+                11 => {
+                    let (m, p) = match fam {
+                        Fam::V4 => ("ttl", "--ttl"),
+                        Fam::V6 => ("hl", "--hl"),
+                    };
+                    let op = rng.pick(&["-eq", "-lt", "-gt"]);
+                    let n = if *op == "-eq" { neg(rng, 30) } else { "" };
+                    let _ = write!(spec, "-m {m} {n}{p}{op} {} ", rng.range(0, 255));
+                }
+                12 => {
+                    let v = match rng.below(4) {
+                        0 => rng
+                            .pick(&[
+                                "Minimize-Delay",
+                                "Maximize-Throughput",
+                                "Maximize-Reliability",
+                                "Minimize-Cost",
+                                "Normal-Service",
+                            ])
+                            .to_string(),
+                        1 => format!("0x{:02x}/0x{:02x}", rng.range(0, 255), rng.range(0, 255)),
+                        2 => format!("0x{:02x}", rng.range(0, 255)),
+                        _ => rng.range(0, 255).to_string(),
+                    };
+                    let _ = write!(spec, "-m tos {}--tos {v} ", neg(rng, 25));
+                }
+                13 => {
+                    if rng.chance(50) {
+                        let v = rng.range(0, 63);
+                        let n = neg(rng, 25);
+                        let _ = write!(spec, "-m dscp {n}--dscp {} ", hex_or_dec(rng, v));
+                    } else {
+                        let c = rng.pick(&[
+                            "CS0", "CS1", "CS2", "CS3", "CS4", "CS5", "CS6", "CS7", "BE", "AF11",
+                            "AF12", "AF13", "AF21", "AF22", "AF23", "AF31", "AF32", "AF33", "AF41",
+                            "AF42", "AF43", "EF",
+                        ]);
+                        let _ = write!(spec, "-m dscp {}--dscp-class {c} ", neg(rng, 25));
+                    }
+                }
+                _ => {
+                    if matches!(hook, Hook::In | Hook::Fwd) && chain != "user-0" {
+                        let m = format!(
+                            "{:02x}:{:02X}:{:02x}:{:02x}:{:02x}:{:02x}",
+                            rng.range(0, 255) & 0xfe,
+                            rng.range(0, 255),
+                            rng.range(0, 255),
+                            rng.range(0, 255),
+                            rng.range(0, 255),
+                            rng.range(0, 255)
+                        );
+                        let _ = write!(spec, "-m mac {}--mac-source {m} ", neg(rng, 25));
+                    } else {
+                        spec.push_str("-m comment --comment mac-skipped ");
+                    }
+                }
+            }
+        }
+        t.add(chain, format!("{spec}{}", simple_target(rng)));
+    }
+    t.add("INPUT", "-j user-0");
+    t.add("INPUT", "-m limit -j ACCEPT");
+    t.add(
+        "INPUT",
+        "-m recent --name sshbf --rttl --rcheck --hitcount 3 --seconds 10 -j DROP",
+    );
+    t.add(
+        "INPUT",
+        "-m hashlimit --hashlimit-upto 5/sec --hashlimit-name minimal -j ACCEPT",
+    );
+    t.add("INPUT", "-m mac --mac-source 00:11:22:33:44:55 -j ACCEPT");
+    t.add(
+        "INPUT",
+        "-m comment --comment \"a \\\"quoted\\\" word\" -j ACCEPT",
+    );
+    vec![t]
+}
+
+/// owner (OUTPUT/POSTROUTING only).
+fn topic_owner(fam: Fam, rng: &mut Rng) -> Vec<Table> {
+    let mut t = filter_with_chains(rng, 0);
+    let mut m = Table::new("mangle");
+    for i in 0..120 {
+        let mut spec = prefix(fam, Hook::Out, rng);
+        spec.push_str("-m owner ");
+        let mut any = false;
+        if rng.chance(55) {
+            let a = rng.range(0, 70000);
+            let u = match rng.below(4) {
+                0 => format!("{a}-{}", rng.range(a, 100000)),
+                1 => "root".to_string(),
+                _ => a.to_string(),
+            };
+            let _ = write!(spec, "{}--uid-owner {u} ", neg(rng, 25));
+            any = true;
+        }
+        if rng.chance(45) {
+            let a = rng.range(0, 70000);
+            let g = match rng.below(4) {
+                0 => format!("{a}-{}", rng.range(a, 100000)),
+                1 => "root".to_string(),
+                _ => a.to_string(),
+            };
+            let _ = write!(spec, "{}--gid-owner {g} ", neg(rng, 25));
+            if rng.chance(30) {
+                spec.push_str("--suppl-groups ");
+            }
+            any = true;
+        }
+        if !any || rng.chance(20) {
+            let _ = write!(spec, "{}--socket-exists ", neg(rng, 25));
+        }
+        let target = simple_target(rng);
+        if i % 3 == 0 {
+            m.add("POSTROUTING", format!("{spec}{target}"));
+        } else {
+            t.add("OUTPUT", format!("{spec}{target}"));
+        }
+    }
+    vec![t, m]
+}
+
+const REJECT4: &[&str] = &[
+    "icmp-net-unreachable",
+    "net-unreach",
+    "icmp-host-unreachable",
+    "host-unreach",
+    "icmp-port-unreachable",
+    "port-unreach",
+    "icmp-proto-unreachable",
+    "proto-unreach",
+    "icmp-net-prohibited",
+    "net-prohib",
+    "icmp-host-prohibited",
+    "host-prohib",
+    "icmp-admin-prohibited",
+    "admin-prohib",
+];
+const REJECT6: &[&str] = &[
+    "icmp6-no-route",
+    "no-route",
+    "icmp6-adm-prohibited",
+    "adm-prohibited",
+    "icmp6-addr-unreachable",
+    "addr-unreach",
+    "icmp6-port-unreachable",
+    "port-unreach",
+    "icmp6-policy-fail",
+    "policy-fail",
+    "icmp6-reject-route",
+    "reject-route",
+];
+
+/// REJECT with every --reject-with, in filter's chains and a user chain.
+fn topic_reject(fam: Fam, rng: &mut Rng) -> Vec<Table> {
+    let mut t = filter_with_chains(rng, 1);
+    let names = match fam {
+        Fam::V4 => REJECT4,
+        Fam::V6 => REJECT6,
+    };
+    for (i, n) in names.iter().enumerate() {
+        let chain = ["INPUT", "FORWARD", "OUTPUT", "user-0"][i % 4];
+        t.add(chain, format!("-j REJECT --reject-with {n}"));
+    }
+    t.add("INPUT", "-p tcp -j REJECT --reject-with tcp-reset");
+    if fam == Fam::V4 {
+        t.add("INPUT", "-p tcp -j REJECT --reject-with tcp-rst");
+    }
+    t.add(
+        "OUTPUT",
+        "-p tcp -m tcp --dport 25 -j REJECT --reject-with tcp-reset",
+    );
+    t.add("INPUT", "-j REJECT");
+    t.add("user-0", "-p udp -j REJECT");
+    for i in 0..100 {
+        let chain = ["INPUT", "FORWARD", "OUTPUT", "user-0"][i % 4];
+        let mut spec = prefix(fam, Hook::Fwd.min_for(chain), rng);
+        let w = if rng.chance(20) {
+            spec.push_str("-p tcp ");
+            "tcp-reset".to_string()
+        } else {
+            rng.pick(names).to_string()
+        };
+        if rng.chance(15) {
+            let _ = write!(spec, "-j REJECT");
+        } else {
+            let _ = write!(spec, "-j REJECT --reject-with {w}");
+        }
+        t.add(chain, spec);
+    }
+    t.add("FORWARD", "-j user-0");
+    vec![t]
+}
+
+const LOG_LEVELS: &[&str] = &[
+    "0", "1", "2", "3", "4", "5", "6", "7", "emerg", "alert", "crit", "error", "warning", "notice",
+    "info", "debug", "panic",
+];
+
+/// LOG, NFLOG, NFQUEUE in every filter and mangle chain.
+fn topic_log(fam: Fam, rng: &mut Rng) -> Vec<Table> {
+    let mut t = filter_with_chains(rng, 1);
+    let mut m = Table::new("mangle");
+    for i in 0..200 {
+        let chain = ["INPUT", "FORWARD", "OUTPUT", "user-0"][i % 4];
+        let mchain = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"][(i / 5) % 5];
+        let in_mangle = i % 5 == 0;
+        let hook = if in_mangle {
+            hook_of(mchain)
+        } else {
+            Hook::Fwd.min_for(chain)
+        };
+        let mut spec = prefix(fam, hook, rng);
+        match rng.below(3) {
+            0 => {
+                spec.push_str("-j LOG ");
+                if rng.chance(50) {
+                    let _ = write!(spec, "--log-level {} ", rng.pick(LOG_LEVELS));
+                }
+                if rng.chance(60) {
+                    let p = rng.pick(&[
+                        "\"DROP: \"",
+                        "fw-in",
+                        "\"[UFW BLOCK] \"",
+                        "x",
+                        "\"iptables denied: \"",
+                        "\"29-chars-long-prefix-ABCDEFG\"",
+                    ]);
+                    let _ = write!(spec, "--log-prefix {p} ");
+                }
+                for f in [
+                    "--log-tcp-sequence",
+                    "--log-tcp-options",
+                    "--log-ip-options",
+                    "--log-uid",
+                    "--log-macdecode",
+                ] {
+                    if rng.chance(20) {
+                        let _ = write!(spec, "{f} ");
+                    }
+                }
+            }
+            1 => {
+                spec.push_str("-j NFLOG ");
+                if rng.chance(70) {
+                    let _ = write!(spec, "--nflog-group {} ", rng.range(0, 65535));
+                }
+                if rng.chance(50) {
+                    let p = rng.pick(&[
+                        "\"nflog prefix\"",
+                        "abc",
+                        "\"a longer prefix with spaces in it\"",
+                    ]);
+                    let _ = write!(spec, "--nflog-prefix {p} ");
+                }
+                match rng.below(4) {
+                    0 => {
+                        let _ = write!(spec, "--nflog-size {} ", rng.range(0, 65535));
+                    }
+                    1 => {
+                        let _ = write!(spec, "--nflog-range {} ", rng.range(0, 65535));
+                    }
+                    _ => {}
+                }
+                if rng.chance(30) {
+                    let _ = write!(spec, "--nflog-threshold {} ", rng.range(1, 100));
+                }
+            }
+            _ => {
+                spec.push_str("-j NFQUEUE ");
+                match rng.below(3) {
+                    0 => {
+                        let _ = write!(spec, "--queue-num {} ", rng.range(0, 65535));
+                    }
+                    1 => {
+                        let a = rng.range(0, 1000);
+                        let _ = write!(spec, "--queue-balance {a}:{} ", rng.range(a + 1, a + 64));
+                        if rng.chance(40) {
+                            spec.push_str("--queue-cpu-fanout ");
+                        }
+                    }
+                    _ => {}
+                }
+                if rng.chance(30) {
+                    spec.push_str("--queue-bypass ");
+                }
+            }
+        }
+        if in_mangle {
+            m.add(mchain, spec);
+        } else {
+            t.add(chain, spec);
+        }
+    }
+    t.add("INPUT", "-j LOG");
+    t.add("INPUT", "-j NFLOG");
+    t.add("INPUT", "-j NFQUEUE");
+    t.add("INPUT", "-j user-0");
+    vec![t, m]
+}
+
+fn nat_addr_range(fam: Fam, rng: &mut Rng, with_ports: bool) -> String {
+    let a = host(fam, rng);
+    let r = if rng.chance(30) {
+        let b = match fam {
+            Fam::V4 => format!("192.0.2.{}", rng.range(200, 254)),
+            Fam::V6 => format!("2001:db8::{:x}", rng.range(0x10000 - 0x100, 0xffff)),
+        };
+        format!("{a}-{b}")
+    } else {
+        a
+    };
+    if !with_ports || rng.chance(50) {
+        return r;
+    }
+    let p = rng.range(1, 60000);
+    let ports = if rng.chance(50) {
+        format!("{p}-{}", rng.range(p, 65535))
+    } else {
+        p.to_string()
+    };
+    match fam {
+        Fam::V4 => format!("{r}:{ports}"),
+        Fam::V6 => format!("[{}]:{ports}", r.replace('-', "]-[")).replace("]-[", "-"),
+    }
+}
+
+/// `--random-fully` exists for SNAT and MASQUERADE only.
+fn nat_flags(rng: &mut Rng, persistent: bool, fully: bool) -> String {
+    let mut s = String::new();
+    if rng.chance(20) {
+        s.push_str(" --random");
+    }
+    if fully && rng.chance(15) {
+        s.push_str(" --random-fully");
+    }
+    if persistent && rng.chance(15) {
+        s.push_str(" --persistent");
+    }
+    s
+}
+
+/// MASQUERADE, SNAT, DNAT, REDIRECT, NETMAP in their nat chains.
+fn topic_nat(fam: Fam, rng: &mut Rng) -> Vec<Table> {
+    let mut t = Table::new("nat");
+    t.chain("pre-dnat");
+    t.chain("post-snat");
+    for i in 0..360 {
+        let chain = [
+            "PREROUTING",
+            "OUTPUT",
+            "POSTROUTING",
+            "INPUT",
+            "pre-dnat",
+            "post-snat",
+        ][i % 6];
+        let hook = match chain {
+            "pre-dnat" => Hook::Pre,
+            "post-snat" => Hook::Post,
+            c => hook_of(c),
+        };
+        let mut spec = prefix(fam, hook, rng);
+        let ports_ok = rng.chance(50);
+        if ports_ok {
+            let p = *rng.pick(&["tcp", "udp"]);
+            let _ = write!(spec, "-p {p} ");
+            if rng.chance(50) {
+                let _ = write!(spec, "--dport {} ", port_for(p, rng));
+            }
+        }
+        let tgt = match hook {
+            Hook::Pre | Hook::Out => match rng.below(4) {
+                0 | 1 => {
+                    let o = if rng.chance(50) {
+                        "--to-destination"
+                    } else {
+                        "--to"
+                    };
+                    if ports_ok && rng.chance(15) {
+                        format!("-j DNAT {o} :{}", rng.range(1, 65535))
+                    } else {
+                        format!(
+                            "-j DNAT {o} {}{}",
+                            nat_addr_range(fam, rng, ports_ok),
+                            nat_flags(rng, true, false)
+                        )
+                    }
+                }
+                2 => {
+                    let mut s = "-j REDIRECT".to_string();
+                    if ports_ok && rng.chance(70) {
+                        let p = rng.range(1, 60000);
+                        if rng.chance(50) {
+                            let _ = write!(s, " --to-ports {p}-{}", rng.range(p, 65535));
+                        } else {
+                            let _ = write!(s, " --to-ports {p}");
+                        }
+                    }
+                    if rng.chance(20) {
+                        s.push_str(" --random");
+                    }
+                    s
+                }
+                _ => netmap(fam, rng),
+            },
+            Hook::Post | Hook::In => match rng.below(4) {
+                0 if hook == Hook::Post => {
+                    let mut s = "-j MASQUERADE".to_string();
+                    if ports_ok && rng.chance(50) {
+                        let p = rng.range(1, 60000);
+                        if rng.chance(50) {
+                            let _ = write!(s, " --to-ports {p}-{}", rng.range(p, 65535));
+                        } else {
+                            let _ = write!(s, " --to-ports {p}");
+                        }
+                    }
+                    s.push_str(&nat_flags(rng, false, true));
+                    s
+                }
+                3 => netmap(fam, rng),
+                _ => {
+                    let o = if rng.chance(50) {
+                        "--to-source"
+                    } else {
+                        "--to"
+                    };
+                    format!(
+                        "-j SNAT {o} {}{}",
+                        nat_addr_range(fam, rng, ports_ok),
+                        nat_flags(rng, true, true)
+                    )
+                }
+            },
+            Hook::Fwd => unreachable!("nat has no FORWARD"),
+        };
+        t.add(chain, format!("{spec}{tgt}"));
+    }
+    t.add("PREROUTING", "-j pre-dnat");
+    t.add("POSTROUTING", "-j post-snat");
+    t.add("POSTROUTING", "-o ppp0 -j MASQUERADE");
+    t.add("PREROUTING", "-p tcp -j REDIRECT");
+    vec![t]
+}
+
+fn netmap(fam: Fam, rng: &mut Rng) -> String {
+    let to = match fam {
+        Fam::V4 => rng
+            .pick(&[
+                "10.0.0.0/8",
+                "192.0.2.0/24",
+                "198.51.100.0/255.255.255.0",
+                "192.0.2.1",
+            ])
+            .to_string(),
+        Fam::V6 => rng
+            .pick(&["2001:db8::/32", "2001:db8:1::/64", "2001:db8::1"])
+            .to_string(),
+    };
+    format!("-j NETMAP --to {to}")
+}
+
+/// mangle: MARK, CONNMARK, TCPMSS, rpfilter, marks matches.
+fn topic_mangle(fam: Fam, rng: &mut Rng) -> Vec<Table> {
+    let mut m = Table::new("mangle");
+    m.chain("marks");
+    for i in 0..300 {
+        let chain = [
+            "PREROUTING",
+            "INPUT",
+            "FORWARD",
+            "OUTPUT",
+            "POSTROUTING",
+            "marks",
+        ][i % 6];
+        let hook = if chain == "marks" {
+            Hook::Fwd
+        } else {
+            hook_of(chain)
+        };
+        let mut spec = prefix(fam, hook, rng);
+        if rng.chance(20) {
+            let _ = write!(spec, "-m mark {}--mark {} ", neg(rng, 20), mark_value(rng));
+        }
+        let tgt = match rng.below(5) {
+            0 | 1 => {
+                let o = rng.pick(&[
+                    "--set-mark",
+                    "--set-xmark",
+                    "--and-mark",
+                    "--or-mark",
+                    "--xor-mark",
+                ]);
+                let v = if *o == "--set-mark" || *o == "--set-xmark" {
+                    mark_value(rng)
+                } else {
+                    let v = rng.range(0, 0xffff_ffff);
+                    hex_or_dec(rng, v)
+                };
+                format!("-j MARK {o} {v}")
+            }
+            2 | 3 => match rng.below(6) {
+                0 => format!("-j CONNMARK --set-mark {}", mark_value(rng)),
+                1 => format!("-j CONNMARK --set-xmark {}", mark_value(rng)),
+                2 => {
+                    let mut s = "-j CONNMARK --save-mark".to_string();
+                    match rng.below(3) {
+                        0 => {
+                            let _ = write!(s, " --mask 0x{:x}", rng.range(0, 0xffff_ffff));
+                        }
+                        1 => {
+                            let _ = write!(
+                                s,
+                                " --nfmask 0x{:x} --ctmask 0x{:x}",
+                                rng.range(0, 0xffff_ffff),
+                                rng.range(0, 0xffff)
+                            );
+                        }
+                        _ => {}
+                    }
+                    s
+                }
+                3 => {
+                    let mut s = "-j CONNMARK --restore-mark".to_string();
+                    match rng.below(3) {
+                        0 => {
+                            let _ = write!(s, " --mask 0x{:x}", rng.range(0, 0xffff_ffff));
+                        }
+                        1 => {
+                            let _ = write!(
+                                s,
+                                " --ctmask 0x{:x} --nfmask 0x{:x}",
+                                rng.range(0, 0xffff_ffff),
+                                rng.range(0, 0xffff)
+                            );
+                        }
+                        _ => {}
+                    }
+                    s
+                }
+                4 => format!("-j CONNMARK --and-mark 0x{:x}", rng.range(0, 0xffff_ffff)),
+                _ => format!(
+                    "-j CONNMARK {} 0x{:x}",
+                    rng.pick(&["--or-mark", "--xor-mark"]),
+                    rng.range(0, 0xffff_ffff)
+                ),
+            },
+            _ => {
+                if matches!(hook, Hook::Fwd | Hook::Out | Hook::Post)
+                    && chain != "marks"
+                    && rng.chance(50)
+                {
+                    spec.push_str("-p tcp ");
+                    if rng.chance(50) {
+                        spec.push_str("--tcp-flags SYN,RST SYN ");
+                    } else {
+                        spec.push_str("--syn ");
+                    }
+                    "-j TCPMSS --clamp-mss-to-pmtu".to_string()
+                } else {
+                    spec.push_str("-p tcp --tcp-flags SYN,RST SYN ");
+                    format!("-j TCPMSS --set-mss {}", rng.range(536, 9000))
+                }
+            }
+        };
+        m.add(chain, format!("{spec}{tgt}"));
+    }
+    for f in [
+        "",
+        "--loose",
+        "--validmark",
+        "--accept-local",
+        "--invert",
+        "--loose --validmark --accept-local --invert",
+    ] {
+        m.add("PREROUTING", format!("-m rpfilter {f} -j DROP"));
+    }
+    m.add("PREROUTING", "-j marks");
+    m.add("PREROUTING", "-j MARK --set-mark 1");
+    m.add(
+        "FORWARD",
+        "-p tcp -m tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu",
+    );
+    vec![m]
+}
+
+/// raw: CT (notrack, helper, zones, events), NOTRACK, rpfilter; security table.
+fn topic_raw(fam: Fam, rng: &mut Rng) -> Vec<Table> {
+    let mut r = Table::new("raw");
+    r.chain("notrack-set");
+    for i in 0..150 {
+        let chain = ["PREROUTING", "OUTPUT", "notrack-set"][i % 3];
+        let hook = if chain == "notrack-set" {
+            Hook::Pre
+        } else {
+            hook_of(chain)
+        };
+        let mut spec = prefix(fam, hook, rng);
+        let tgt = match rng.below(6) {
+            0 => "-j NOTRACK".to_string(),
+            1 => "-j CT --notrack".to_string(),
+            2 => {
+                spec.push_str("-p tcp ");
+                let _ = write!(spec, "--dport {} ", rng.pick(&["21", "2121"]));
+                "-j CT --helper ftp".to_string()
+            }
+            3 => {
+                let mut s = "-j CT".to_string();
+                match rng.below(3) {
+                    0 => {
+                        let _ = write!(s, " --zone {}", rng.range(0, 65535));
+                    }
+                    1 => {
+                        let _ = write!(s, " --zone-orig {}", rng.range(0, 65535));
+                    }
+                    _ => {
+                        let _ = write!(s, " --zone-reply {}", rng.range(0, 65535));
+                    }
+                }
+                s
+            }
+            4 => {
+                let ev = list(
+                    rng,
+                    &[
+                        "new",
+                        "related",
+                        "destroy",
+                        "reply",
+                        "assured",
+                        "protoinfo",
+                        "helper",
+                        "mark",
+                        "natseqinfo",
+                        "secmark",
+                    ],
+                    4,
+                );
+                let mut s = format!("-j CT --ctevents {ev}");
+                if rng.chance(40) {
+                    s.push_str(" --expevents new");
+                }
+                s
+            }
+            _ => {
+                if hook == Hook::Pre && chain == "PREROUTING" {
+                    format!(
+                        "-m rpfilter {}-j DROP",
+                        rng.pick(&["", "--loose ", "--invert ", "--validmark --accept-local "])
+                    )
+                } else {
+                    simple_target(rng).to_string()
+                }
+            }
+        };
+        r.add(chain, format!("{spec}{tgt}"));
+    }
+    r.add("PREROUTING", "-j notrack-set");
+    let mut s = Table::new("security");
+    for i in 0..60 {
+        let chain = ["INPUT", "FORWARD", "OUTPUT"][i % 3];
+        let spec = prefix(fam, hook_of(chain), rng);
+        let tgt = match rng.below(3) {
+            0 => format!("-m mark --mark {} -j ACCEPT", mark_value(rng)),
+            1 => format!(
+                "-m conntrack --ctstate {} -j ACCEPT",
+                list(rng, CT_STATES, 3)
+            ),
+            _ => simple_target(rng).to_string(),
+        };
+        s.add(chain, format!("{spec}{tgt}"));
+    }
+    vec![r, s]
+}
+
+/// All five tables in one file with non-default policies and user chains in each.
+fn topic_tables(fam: Fam, rng: &mut Rng) -> Vec<Table> {
+    let mut out = Vec::new();
+    for name in ["raw", "mangle", "nat", "filter", "security"] {
+        let mut t = Table::new(name);
+        let builtins: Vec<&str> = t.builtins.iter().map(|b| b.0).collect();
+        for b in &builtins {
+            if name != "nat" && rng.chance(30) {
+                t.policy(b, "DROP");
+            }
+        }
+        t.chain("a");
+        t.chain("b-2");
+        for b in &builtins {
+            let hook = hook_of(b);
+            for _ in 0..8 {
+                let spec = prefix(fam, hook, rng);
+                let tgt = match rng.below(4) {
+                    0 => "-j a",
+                    1 => "-g b-2",
+                    // nat refuses DROP.
+                    _ if name == "nat" => *rng.pick(&["-j ACCEPT", "-j RETURN", ""]),
+                    _ => simple_target(rng),
+                };
+                t.add(b, format!("{spec}{tgt}"));
+            }
+        }
+        t.add("a", "-j RETURN");
+        t.add("b-2", "-j ACCEPT");
+        out.push(t);
+    }
+    // Tables in an unusual order and a table given twice: the kernel prints its own order.
+    out.swap(0, 3);
+    let mut again = Table::new("filter");
+    again.chain("later");
+    again.add("INPUT", "-j later");
+    out.push(again);
+    out
+}
+
+type Topic = fn(Fam, &mut Rng) -> Vec<Table>;
+
+const TOPICS: &[(&str, Topic)] = &[
+    ("basic", topic_basic),
+    ("tcpudp", topic_tcpudp),
+    ("icmp", topic_icmp),
+    ("ct", topic_ct),
+    ("matches", topic_matches),
+    ("owner", topic_owner),
+    ("reject", topic_reject),
+    ("log", topic_log),
+    ("nat", topic_nat),
+    ("mangle", topic_mangle),
+    ("raw", topic_raw),
+    ("tables", topic_tables),
+];
+
+/// Command script with inserts, deletes (by spec and number), replaces, renames.
+fn script(fam: Fam, rng: &mut Rng) -> String {
+    let cmd = match fam {
+        Fam::V4 => "iptables",
+        Fam::V6 => "ip6tables",
+    };
+    let mut out = format!("# {cmd} command script; generated by palisade-testkit gen.rs\n");
+    // Model of the chains so every -D/-R/-I names a rule that exists.
+    let mut chains: Vec<(String, Vec<String>)> = vec![
+        ("INPUT".into(), vec![]),
+        ("FORWARD".into(), vec![]),
+        ("OUTPUT".into(), vec![]),
+    ];
+    let _ = writeln!(out, "{cmd} -N custom");
+    chains.push(("custom".into(), vec![]));
+    let _ = writeln!(out, "{cmd} --new-chain other");
+    chains.push(("other".into(), vec![]));
+    let mut touched: Vec<String> = vec!["custom".into(), "other".into()];
+    for step in 0..220 {
+        let ci = rng.below(chains.len() as u64) as usize;
+        let chain = chains[ci].0.clone();
+        let hook = match chain.as_str() {
+            "INPUT" | "FORWARD" | "OUTPUT" => hook_of(&chain),
+            _ => Hook::Fwd,
+        };
+        let mk = |rng: &mut Rng| -> String {
+            let mut spec = prefix(fam, hook, rng);
+            match rng.below(4) {
+                0 => {
+                    let _ = write!(spec, "-p tcp --dport {} ", port_for("tcp", rng));
+                }
+                1 => {
+                    let _ = write!(spec, "--protocol udp --sport {} ", port_for("udp", rng));
+                }
+                2 => {
+                    let _ = write!(
+                        spec,
+                        "-m conntrack --ctstate {} ",
+                        list(rng, &CT_STATES[..4], 2)
+                    );
+                }
+                _ => {}
+            }
+            // Only builtin chains jump to user chains: no loops (the kernel refuses them).
+            let t = if hook == Hook::Fwd && !matches!(chain.as_str(), "FORWARD") {
+                *rng.pick(&["-j ACCEPT", "--jump DROP", "-j RETURN", ""])
+            } else {
+                *rng.pick(&[
+                    "-j ACCEPT",
+                    "--jump DROP",
+                    "-j RETURN",
+                    "-j custom",
+                    "-g other",
+                    "",
+                ])
+            };
+            format!("{spec}{t}").trim().to_string()
+        };
+        let n = chains[ci].1.len();
+        let op = rng.below(10);
+        if op <= 5 || op == 9 {
+            touched.push(chain.clone());
+        }
+        match op {
+            0..=3 => {
+                let spec = mk(rng);
+                if spec.contains("custom") && chain == "custom"
+                    || spec.contains("other") && chain == "other"
+                {
+                    continue;
+                }
+                let a = if rng.chance(30) { "--append" } else { "-A" };
+                let _ = writeln!(out, "{cmd} {a} {chain} {spec}");
+                chains[ci].1.push(spec);
+            }
+            4 | 5 => {
+                let spec = mk(rng);
+                if spec.contains("custom") && chain == "custom"
+                    || spec.contains("other") && chain == "other"
+                {
+                    continue;
+                }
+                let pos = rng.range(1, n as u64 + 1) as usize;
+                if rng.chance(30) {
+                    let _ = writeln!(out, "{cmd} -I {chain} {spec}");
+                    chains[ci].1.insert(0, spec);
+                } else {
+                    let _ = writeln!(out, "{cmd} --insert {chain} {pos} {spec}");
+                    chains[ci].1.insert(pos - 1, spec);
+                }
+            }
+            6 if n > 0 => {
+                let pos = rng.range(1, n as u64) as usize;
+                if rng.chance(50) {
+                    let _ = writeln!(out, "{cmd} -D {chain} {pos}");
+                } else {
+                    // Delete by spec removes the first rule with that spec.
+                    let spec = chains[ci].1[pos - 1].clone();
+                    let _ = writeln!(out, "{cmd} --delete {chain} {spec}");
+                    let first = chains[ci]
+                        .1
+                        .iter()
+                        .position(|s| *s == spec)
+                        .unwrap_or(pos - 1);
+                    chains[ci].1.remove(first);
+                    continue;
+                }
+                chains[ci].1.remove(pos - 1);
+            }
+            7 if n > 0 => {
+                let spec = mk(rng);
+                if spec.contains("custom") && chain == "custom"
+                    || spec.contains("other") && chain == "other"
+                {
+                    continue;
+                }
+                let pos = rng.range(1, n as u64) as usize;
+                let r = if rng.chance(50) { "-R" } else { "--replace" };
+                let _ = writeln!(out, "{cmd} {r} {chain} {pos} {spec}");
+                chains[ci].1[pos - 1] = spec;
+            }
+            // nf_tables creates builtin chains lazily: -Z on one never used is refused.
+            8 if touched.contains(&chain) => {
+                let z = if rng.chance(50) { "-Z" } else { "--zero" };
+                let _ = writeln!(out, "{cmd} {z} {chain}");
+            }
+            _ => {
+                if step % 3 == 0 && chain.len() > 6 {
+                    continue;
+                }
+                if matches!(chain.as_str(), "INPUT" | "FORWARD" | "OUTPUT") {
+                    let p = rng.pick(&["ACCEPT", "DROP"]);
+                    let o = if rng.chance(50) { "-P" } else { "--policy" };
+                    let _ = writeln!(out, "{cmd} {o} {chain} {p}");
+                }
+            }
+        }
+    }
+    // Chain management at the end: a fresh chain renamed, filled, flushed, deleted.
+    let _ = writeln!(out, "{cmd} -N tmp");
+    let _ = writeln!(out, "{cmd} -A tmp -j ACCEPT");
+    let _ = writeln!(out, "{cmd} -E tmp renamed");
+    let _ = writeln!(out, "{cmd} --rename-chain renamed renamed-again");
+    let _ = writeln!(out, "{cmd} -F renamed-again");
+    let _ = writeln!(out, "{cmd} -X renamed-again");
+    let _ = writeln!(out, "{cmd} -N empty");
+    let _ = writeln!(out, "{cmd} --delete-chain empty");
+    let _ = writeln!(out, "{cmd} -t mangle -A PREROUTING -j MARK --set-mark 7");
+    let _ = writeln!(out, "{cmd} --table mangle --flush");
+    let _ = writeln!(out, "{cmd} -t nat -N nat-chain");
+    let _ = writeln!(out, "{cmd} -t nat --zero");
+    out
+}
+
+/// Every generated corpus file, in a fixed order.
+pub fn corpus() -> Vec<GenFile> {
+    let mut files = Vec::new();
+    for (i, (topic, f)) in TOPICS.iter().enumerate() {
+        for fam in [Fam::V4, Fam::V6] {
+            let mut rng = Rng::new(0x5041_4c49_5341_4445 ^ ((i as u64) << 8) ^ fam as u64);
+            let tables = f(fam, &mut rng);
+            let content = render(&tables, &mut rng, &format!("{topic} ({})", fam.suffix()));
+            files.push(GenFile {
+                name: format!("gen-{topic}-{}.rules", fam.suffix()),
+                content,
+            });
+        }
+    }
+    for fam in [Fam::V4, Fam::V6] {
+        let mut rng = Rng::new(0xC0FF_EE00 ^ fam as u64);
+        files.push(GenFile {
+            name: format!("gen-script-{}.sh", fam.suffix()),
+            content: script(fam, &mut rng),
+        });
+    }
+    files
+}
+
+/// Number of rule lines (`-A …` in restore files, appends/inserts in scripts) in `content`.
+pub fn count_rules(content: &str) -> usize {
+    content
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            l.starts_with("-A ")
+                || l.starts_with("[")
+                || l.split_whitespace()
+                    .any(|w| matches!(w, "-A" | "--append" | "-I" | "--insert"))
+                    && !l.starts_with('#')
+        })
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deterministic() {
+        assert_eq!(corpus(), corpus());
+    }
+
+    #[test]
+    fn thousands_of_rules() {
+        let n: usize = corpus().iter().map(|f| count_rules(&f.content)).sum();
+        assert!(n >= 3000, "only {n} rules");
+    }
+
+    #[test]
+    fn rng_is_stable() {
+        let mut r = Rng::new(1);
+        assert_eq!(r.next_u64(), 0x910a_2dec_8902_5cc1);
+    }
+}
