@@ -23,6 +23,20 @@
 //! Handles are slab indices: valid for one packet's traversal; an entry
 //! killed during that traversal stays readable (status DYING) until
 //! `confirm`/`discard`/`gc` frees it.
+//!
+//! API notes for the engine (refinements of the issue-4 sketch):
+//! * `set_closing(h, now)` takes the time (the CLOSE timer starts then).
+//! * `attach_related(&orig_result)` takes the original packet's whole
+//!   [`CtResult`]: the reply's ctinfo depends on the original's direction.
+//! * `iter(now)` and `count_matching(now, pred)` skip expired entries.
+//! * `confirm_packet(&result, now)` is the kernel's confirm rule (only
+//!   original-direction packets confirm); `confirm(h, now)` is the raw form.
+//!   A `false` return means the packet must be dropped (clash).
+//! * Not yet: expectations/helpers (only [`HelperId`] is stored), NAT tuple
+//!   rewriting (issue 5: edit `tuples[1]` through `get_mut` before confirm),
+//!   SCTP/DCCP/GRE trackers (they use the generic timeout, with ports in
+//!   the tuple for SCTP/DCCP/UDP-Lite), IPv4 defragmentation (non-first
+//!   fragments are INVALID here).
 
 #![warn(missing_docs)]
 

@@ -499,3 +499,55 @@ fn connlimit_count() {
     assert_eq!(t.ct.count_matching(0, |c| c.orig().src_ip() == a), 2);
     assert_eq!(t.ct.count_matching(0, |c| c.orig().proto == 6), 1);
 }
+
+#[test]
+fn ipv6_tcp_and_icmp6_error_related() {
+    let s = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    let d = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    let seg = |rev: bool, syn: bool, ackn: Option<u32>, seq: u32| {
+        let (a, b, sp, dp) = if rev {
+            (d, s, 443, 50000)
+        } else {
+            (s, d, 50000, 443)
+        };
+        let mut bld = PacketBuilder::ipv6(a, b, 64).tcp(sp, dp, seq, 1000);
+        if syn {
+            bld = bld.syn();
+        }
+        if let Some(x) = ackn {
+            bld = bld.ack(x);
+        }
+        let mut out = Vec::new();
+        bld.write(&mut out, &[]).unwrap();
+        out
+    };
+    let mut t = T::new();
+    let syn = seg(false, true, None, 10);
+    assert_eq!(t.info(0, &syn), CtInfo::New);
+    assert_eq!(
+        t.info(MS, &seg(true, true, Some(11), 99)),
+        CtInfo::EstablishedReply
+    );
+    let r = t.send(2 * MS, &seg(false, false, Some(100), 11));
+    assert_eq!(r.info, CtInfo::Established);
+    assert!(t.conn(&r).status.has(Status::ASSURED));
+    // Destination unreachable from the server side quoting the SYN.
+    let mut e = Vec::new();
+    PacketBuilder::ipv6(d, s, 64)
+        .icmpv6(etherparse::Icmpv6Type::DestinationUnreachable(
+            etherparse::icmpv6::DestUnreachableCode::Port,
+        ))
+        .write(&mut e, &syn)
+        .unwrap();
+    assert_eq!(t.info(3 * MS, &e), CtInfo::RelatedReply);
+}
+
+#[test]
+fn icmp_error_quoting_tcp_from_original_side() {
+    let mut t = T::new();
+    handshake(&mut t);
+    // A sends an error about B's segment towards B: RELATED, original dir.
+    let q = tcp(true, "A", 501, 101, b"");
+    let e = icmp_error_about(&q[..28], A, B);
+    assert_eq!(t.info(3 * MS, &e), CtInfo::Related);
+}
