@@ -98,21 +98,21 @@ impl Topo {
         let offload = offload.display();
         topo.client.sh(&format!(
             "/usr/bin/python3 {offload} eth0 && \
-             ip addr add {CLIENT4}/24 dev eth0 && ip addr add {CLIENT6}/64 dev eth0 nodad && \
+             ip addr add {CLIENT4}/24 brd + dev eth0 && ip addr add {CLIENT6}/64 dev eth0 nodad && \
              ip link set eth0 up && \
              ip route add default via {FW_C4} && ip -6 route add default via {FW_C6}"
         ))?;
         topo.server.sh(&format!(
             "/usr/bin/python3 {offload} eth0 && \
-             ip addr add {SERVER4}/24 dev eth0 && ip addr add {SERVER6}/64 dev eth0 nodad && \
+             ip addr add {SERVER4}/24 brd + dev eth0 && ip addr add {SERVER6}/64 dev eth0 nodad && \
              ip link set eth0 up && \
              ip route add default via {FW_S4} && ip -6 route add default via {FW_S6}"
         ))?;
         topo.fw.sh(&format!(
             "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 && \
              /usr/bin/python3 {offload} eth0 eth1 && \
-             ip addr add {FW_C4}/24 dev eth0 && ip addr add {FW_C6}/64 dev eth0 nodad && \
-             ip addr add {FW_S4}/24 dev eth1 && ip addr add {FW_S6}/64 dev eth1 nodad && \
+             ip addr add {FW_C4}/24 brd + dev eth0 && ip addr add {FW_C6}/64 dev eth0 nodad && \
+             ip addr add {FW_S4}/24 brd + dev eth1 && ip addr add {FW_S6}/64 dev eth1 nodad && \
              ip link set eth0 up && ip link set eth1 up"
         ))?;
         Ok(topo)
