@@ -1,0 +1,1001 @@
+//! Kernel: net/netfilter/core.c (`nf_hook_slow`: hooks run in priority
+//! order), net/ipv4/ip_input.c (`ip_rcv` → PREROUTING → routing →
+//! `ip_local_deliver` → INPUT), net/ipv4/ip_forward.c (TTL decremented
+//! *before* FORWARD), net/ipv4/ip_output.c (`ip_local_out` → OUTPUT →
+//! POSTROUTING; loopback destinations re-enter PREROUTING on `lo` keeping
+//! their conntrack), net/netfilter/nf_nat_core.c (`nf_nat_inet_fn`: which
+//! packets see the nat chains), the IPv6 counterparts.
+//!
+//! The order at each hook (NETFILTER-FACTS §2.7):
+//! PREROUTING raw → conntrack → mangle → nat; INPUT mangle → filter →
+//! security → nat → confirm; FORWARD mangle → filter → security; OUTPUT raw
+//! → conntrack → mangle → nat → filter → security; POSTROUTING mangle → nat →
+//! confirm.
+
+use std::net::IpAddr;
+
+use palisade_conntrack::{Conntrack, CtInfo, CtResult, CtTemplate, HelperId, Status};
+use palisade_model::matches::PktType;
+use palisade_model::targets::RejectWith;
+use palisade_model::{Family, Hook, Ruleset, TableId};
+use palisade_wire::emit::{self, EmitOpts};
+use palisade_wire::PacketMeta;
+
+use crate::compile::{compile, CompileError, Compiled};
+use crate::config::EngineConfig;
+use crate::ctview::{ConnView, CtState, CtView, TupleView};
+use crate::eval::{do_table, Owner, Pkt, Sinks, TableVerdict, Template, L2};
+use crate::host::{Fib, Host, RtType};
+use crate::icmp::IcmpRate;
+use crate::matches::connlimit::ConnLookup;
+use crate::matches::MatchEnv;
+use crate::state::hashlimit::HashlimitTables;
+use crate::state::recent::RecentTables;
+use crate::trace::{Observer, TraceStep};
+use crate::verdict::{DropReason, Verdict};
+use crate::{LogLine, Nanos};
+
+/// A packet the firewall itself sent (a REJECT reply), after it went through
+/// OUTPUT and POSTROUTING.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Emitted {
+    /// Egress interface (`lo` when the reply went to a local address).
+    pub out_iface: String,
+    /// The datagram.
+    pub packet: Vec<u8>,
+    /// Delivered to a local address (looped back through INPUT).
+    pub delivered_local: bool,
+}
+
+/// What happened to one packet. Reused by the caller: the engine clears it
+/// and refills the same buffers, so an established flow allocates nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Final verdict.
+    pub verdict: Verdict,
+    /// ctinfo the packet had after conntrack.
+    pub ct: CtState,
+    /// Delivered to a local socket (INPUT accepted).
+    pub delivered_local: bool,
+    /// Forwarded (received packets) or sent out (local packets): see
+    /// `out_iface` and `packet`.
+    pub forwarded: bool,
+    /// Egress interface when forwarded/sent; empty otherwise.
+    pub out_iface: String,
+    /// The datagram as it leaves (TTL decremented when forwarded, TCPMSS
+    /// applied), or as it was delivered.
+    pub packet: Vec<u8>,
+    /// Packets the firewall emitted (REJECT replies that passed OUTPUT/POSTROUTING).
+    pub emitted: Vec<Emitted>,
+    /// LOG target lines.
+    pub logs: Vec<LogLine>,
+    /// Path steps, when tracing is on ([`Engine::set_trace`]).
+    pub trace: Vec<TraceStep>,
+}
+
+impl Outcome {
+    /// An empty outcome.
+    pub fn new() -> Outcome {
+        Outcome::default()
+    }
+
+    /// Resets for the next packet, keeping capacity.
+    pub fn clear(&mut self) {
+        self.verdict = Verdict::Pending;
+        self.ct = CtState::Invalid;
+        self.delivered_local = false;
+        self.forwarded = false;
+        self.out_iface.clear();
+        self.packet.clear();
+        self.emitted.clear();
+        self.logs.clear();
+        self.trace.clear();
+    }
+}
+
+/// Receive-side details beyond the interface name.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RxInfo {
+    /// Ethernet header, when the frame had one (`-m mac`, LOG `MAC=`, pkttype).
+    pub l2: Option<L2>,
+}
+
+/// Details of a locally generated packet.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TxInfo {
+    /// The sending socket's owner (`-m owner`); `None`: no socket.
+    pub owner: Option<Owner>,
+    /// Socket mark (`SO_MARK`).
+    pub mark: u32,
+}
+
+struct World {
+    host: Host,
+    fib: Fib,
+    cfg: EngineConfig,
+    lo: String,
+}
+
+impl World {
+    fn iface(&self, name: &str) -> Option<&crate::host::Interface> {
+        self.host.interfaces.iter().find(|i| i.name == name)
+    }
+    fn is_loopback(&self, name: &str) -> bool {
+        self.iface(name).is_some_and(|i| i.loopback)
+    }
+    fn forwarding(&self, f: Family) -> bool {
+        match f {
+            Family::V4 => self.cfg.forwarding_v4.unwrap_or(self.host.forwarding_v4),
+            Family::V6 => self.cfg.forwarding_v6.unwrap_or(self.host.forwarding_v6),
+        }
+    }
+    fn mtu(&self, name: &str) -> u32 {
+        self.iface(name).map(|i| i.mtu).unwrap_or(1500)
+    }
+}
+
+struct Runtime {
+    v4: Compiled,
+    v6: Compiled,
+    recent: RecentTables,
+    hashlimit: HashlimitTables,
+    stack: Vec<u32>,
+    observer: Option<Box<dyn Observer>>,
+    trace: bool,
+}
+
+/// The engine: compiled rulesets, conntrack, extension state.
+pub struct Engine {
+    world: World,
+    rt: Runtime,
+    ct: Conntrack,
+    icmp: IcmpRate,
+    models: [Ruleset; 2],
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("conntrack_entries", &self.ct.len())
+            .finish()
+    }
+}
+
+/// Where a path ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    Local,
+    Out,
+    Dropped(DropReason),
+    Queued { num: u16, bypass: bool },
+}
+
+struct PathResult<'w> {
+    end: End,
+    oif: &'w str,
+    ctres: CtResult,
+    state: CtState,
+    reject: Option<(RejectWith, Hook)>,
+}
+
+/// A [`PathResult`] without the borrowed interface name.
+struct Done {
+    end: End,
+    ctres: CtResult,
+    state: CtState,
+    reject: Option<(RejectWith, Hook)>,
+}
+
+impl Done {
+    /// Detaches `r`, copying the egress name into `oif_buf` (reused capacity).
+    fn take(r: PathResult<'_>, oif_buf: &mut String) -> Done {
+        oif_buf.clear();
+        if r.end == End::Out {
+            oif_buf.push_str(r.oif);
+        }
+        Done {
+            end: r.end,
+            ctres: r.ctres,
+            state: r.state,
+            reject: r.reject,
+        }
+    }
+}
+
+struct Io<'o> {
+    logs: &'o mut Vec<LogLine>,
+    trace: &'o mut Vec<TraceStep>,
+}
+
+struct CtLookup<'a> {
+    ct: &'a Conntrack,
+    now: Nanos,
+}
+
+impl ConnLookup for CtLookup<'_> {
+    fn alive(&self, proto: u8, orig: &TupleView) -> bool {
+        self.ct.count_matching(self.now, |c| {
+            let o = c.orig();
+            o.proto == proto
+                && o.src_ip() == orig.src
+                && o.dst_ip() == orig.dst
+                && o.sport == orig.sport
+                && o.dport == orig.dport
+        }) > 0
+    }
+}
+
+fn state_of(i: CtInfo) -> CtState {
+    match i {
+        CtInfo::Established => CtState::Established,
+        CtInfo::Related => CtState::Related,
+        CtInfo::New => CtState::New,
+        CtInfo::EstablishedReply => CtState::EstablishedReply,
+        CtInfo::RelatedReply => CtState::RelatedReply,
+        CtInfo::Invalid => CtState::Invalid,
+        CtInfo::Untracked => CtState::Untracked,
+    }
+}
+
+fn view(ct: &Conntrack, r: &CtResult, now: Nanos) -> CtView {
+    let state = state_of(r.info);
+    let conn = r
+        .handle
+        .and_then(|h| ct.get(h))
+        .filter(|_| state.has_entry())
+        .map(|c| {
+            let tv = |t: &palisade_conntrack::Tuple| TupleView {
+                src: t.src_ip(),
+                dst: t.dst_ip(),
+                sport: t.sport,
+                dport: t.dport,
+            };
+            let confirmed = c.is_confirmed();
+            let remaining = if confirmed {
+                c.expires.saturating_sub(now)
+            } else {
+                c.expires
+            };
+            ConnView {
+                orig: tv(c.orig()),
+                repl: tv(c.reply()),
+                proto: c.orig().proto,
+                status: u32::from(c.status.0 & 0x0f),
+                snat: c.status.has(Status::SRC_NAT),
+                dnat: c.status.has(Status::DST_NAT),
+                expire_secs: (remaining / 1_000_000_000).min(u64::from(u32::MAX)) as u32,
+                mark: c.mark,
+                confirmed,
+                src_nat_done: c.status.has(Status::SRC_NAT_DONE),
+                dst_nat_done: c.status.has(Status::DST_NAT_DONE),
+            }
+        });
+    CtView {
+        state,
+        conn,
+        mark_dirty: false,
+    }
+}
+
+/// Writes back what the tables changed (ctmark, nat-done bits).
+fn sync(ct: &mut Conntrack, r: &CtResult, v: &mut CtView) {
+    let (Some(h), Some(c)) = (r.handle, v.conn.as_ref()) else {
+        return;
+    };
+    if let Some(e) = ct.get_mut(h) {
+        if v.mark_dirty {
+            e.mark = c.mark;
+        }
+        if c.src_nat_done {
+            e.status.set(Status::SRC_NAT_DONE);
+        }
+        if c.dst_nat_done {
+            e.status.set(Status::DST_NAT_DONE);
+        }
+    }
+    v.mark_dirty = false;
+}
+
+/// `nf_nat_inet_fn`: the nat chains see a connection's first packet in each
+/// manip direction (and related non-ICMP packets, e.g. expectations or
+/// REJECT's RST, whose manip is not set yet); never established, invalid or
+/// untracked packets, never ICMP errors (translated from the binding).
+fn nat_allowed(pkt: &Pkt, hook: Hook) -> bool {
+    let Some(c) = pkt.ct.conn.as_ref().filter(|_| pkt.ct.state.has_entry()) else {
+        return false;
+    };
+    let src_side = matches!(hook, Hook::Input | Hook::PostRouting);
+    if (src_side && c.src_nat_done) || (!src_side && c.dst_nat_done) {
+        return false;
+    }
+    match pkt.ct.state {
+        CtState::New => true,
+        CtState::Related | CtState::RelatedReply => !matches!(pkt.meta.proto, 1 | 58),
+        _ => false,
+    }
+}
+
+fn set_nat_done(pkt: &mut Pkt, hook: Hook) {
+    if let Some(c) = pkt.ct.conn.as_mut() {
+        if matches!(hook, Hook::Input | Hook::PostRouting) {
+            c.src_nat_done = true;
+        } else {
+            c.dst_nat_done = true;
+        }
+    }
+}
+
+fn pkttype_of(l2: Option<L2>, dst: IpAddr, fib: &Fib) -> PktType {
+    if let Some(l2) = l2 {
+        if l2.dst == [0xff; 6] {
+            return PktType::Broadcast;
+        }
+        if l2.dst[0] & 1 != 0 {
+            return PktType::Multicast;
+        }
+        return PktType::Unicast;
+    }
+    match fib.addr_type(dst, None) {
+        RtType::Broadcast => PktType::Broadcast,
+        RtType::Multicast => PktType::Multicast,
+        _ => PktType::Unicast,
+    }
+}
+
+/// Decrements TTL / hop limit in place (`ip_decrease_ttl`, RFC 1624 update).
+fn decrease_ttl(data: &mut [u8], family: Family) {
+    match family {
+        Family::V4 => {
+            if data.len() < 20 {
+                return;
+            }
+            let old = u16::from_be_bytes([data[8], data[9]]);
+            data[8] = data[8].wrapping_sub(1);
+            let new = u16::from_be_bytes([data[8], data[9]]);
+            let c = u16::from_be_bytes([data[10], data[11]]);
+            let nc = palisade_wire::checksum::update16(c, old, new);
+            data[10..12].copy_from_slice(&nc.to_be_bytes());
+        }
+        Family::V6 => {
+            if data.len() > 7 {
+                data[7] = data[7].wrapping_sub(1);
+            }
+        }
+    }
+}
+
+struct Ctx<'e> {
+    world: &'e World,
+    rt: &'e mut Runtime,
+    ct: &'e mut Conntrack,
+}
+
+impl<'e> Ctx<'e> {
+    /// Runs the given tables of `hook` in order; stops at the first non-accept.
+    fn tables(&mut self, ids: &[TableId], pkt: &mut Pkt, io: &mut Io) -> TableVerdict {
+        let hook = pkt.hook;
+        let world = self.world;
+        for id in ids {
+            if *id == TableId::Nat && !nat_allowed(pkt, hook) {
+                continue;
+            }
+            let rt = &mut *self.rt;
+            let compiled = match pkt.meta.family {
+                Family::V4 => &mut rt.v4,
+                Family::V6 => &mut rt.v6,
+            };
+            let Some(t) = compiled.tables[*id as usize].as_mut() else {
+                if *id == TableId::Nat {
+                    set_nat_done(pkt, hook);
+                }
+                continue;
+            };
+            let lookup = CtLookup {
+                ct: &*self.ct,
+                now: pkt.now,
+            };
+            let mut env = MatchEnv {
+                fib: &world.fib,
+                recent: &mut rt.recent,
+                hashlimit: &mut rt.hashlimit,
+                conns: &lookup,
+                iif_loopback: world.is_loopback(pkt.iif),
+            };
+            let mut sinks = Sinks {
+                logs: io.logs,
+                trace: if rt.trace { Some(&mut *io.trace) } else { None },
+                observer: rt.observer.as_deref_mut(),
+                stack: &mut rt.stack,
+            };
+            let v = do_table(t, hook, pkt, &mut env, &mut sinks, true);
+            if *id == TableId::Nat {
+                set_nat_done(pkt, hook);
+            }
+            if v != TableVerdict::Accept {
+                return v;
+            }
+        }
+        TableVerdict::Accept
+    }
+
+    fn ct_in(&mut self, pkt: &mut Pkt, from_local: bool) -> CtResult {
+        let tmpl = CtTemplate {
+            notrack: pkt.template.notrack,
+            zone: pkt.template.zone,
+            helper: pkt.template.helper.map(|h| HelperId(h as u8)),
+        };
+        let r = self
+            .ct
+            .packet_in(pkt.now, pkt.data, &pkt.meta, from_local, Some(&tmpl));
+        pkt.ct = view(self.ct, &r, pkt.now);
+        r
+    }
+
+    fn end_of(v: TableVerdict) -> End {
+        match v {
+            TableVerdict::Accept => End::Local,
+            TableVerdict::Drop(r) => End::Dropped(r),
+            TableVerdict::Queue { num, bypass } => End::Queued { num, bypass },
+        }
+    }
+
+    /// PREROUTING → routing → INPUT or FORWARD → POSTROUTING.
+    #[allow(clippy::too_many_arguments)]
+    fn input(
+        &mut self,
+        now: Nanos,
+        iif: &str,
+        l2: Option<L2>,
+        buf: &mut [u8],
+        meta: PacketMeta,
+        looped: Option<(CtResult, CtView, u32)>,
+        io: &mut Io,
+    ) -> PathResult<'e> {
+        let world = self.world;
+        let mut ctres = CtResult {
+            info: CtInfo::Invalid,
+            handle: None,
+            drop: false,
+        };
+        let mut pkt = Pkt {
+            now,
+            hook: Hook::PreRouting,
+            data: buf,
+            meta,
+            iif,
+            oif: "",
+            oif_mtu: 0,
+            mark: 0,
+            ct: CtView::default(),
+            l2,
+            owner: None,
+            local_socket: false,
+            pkttype: pkttype_of(l2, meta.dst, &world.fib),
+            template: Template::default(),
+            reject: None,
+        };
+        if let Some((r, v, mark)) = looped {
+            ctres = r;
+            pkt.ct = v;
+            pkt.mark = mark;
+        }
+        macro_rules! done {
+            ($end:expr, $oif:expr) => {
+                return PathResult {
+                    end: $end,
+                    oif: $oif,
+                    ctres,
+                    state: pkt.ct.state,
+                    reject: pkt.reject.map(|w| (w, pkt.hook)),
+                }
+            };
+        }
+        macro_rules! run {
+            ($ids:expr) => {{
+                let v = self.tables($ids, &mut pkt, io);
+                sync(self.ct, &ctres, &mut pkt.ct);
+                if v != TableVerdict::Accept {
+                    done!(Self::end_of(v), "");
+                }
+            }};
+        }
+        run!(&[TableId::Raw]);
+        if looped.is_none() {
+            ctres = self.ct_in(&mut pkt, false);
+            if ctres.drop {
+                done!(End::Dropped(DropReason::ConntrackDrop), "");
+            }
+        }
+        run!(&[TableId::Mangle, TableId::Nat]);
+
+        // Routing decision.
+        let dst_type = world.fib.addr_type(pkt.meta.dst, None);
+        let local = matches!(
+            dst_type,
+            RtType::Local | RtType::Broadcast | RtType::Multicast
+        );
+        if meta.family == Family::V4 && !world.is_loopback(iif) {
+            let rp = world.cfg.rp_filter_of(iif);
+            if rp != 0 && !pkt.meta.src.is_unspecified() {
+                let ok = match world.fib.lookup(pkt.meta.src) {
+                    Some(r) => r.kind == RtType::Unicast && (rp == 2 || r.dev == iif),
+                    None => false,
+                };
+                if !ok {
+                    done!(End::Dropped(DropReason::RpFilter), "");
+                }
+            }
+        }
+        if local {
+            pkt.hook = Hook::Input;
+            run!(&[
+                TableId::Mangle,
+                TableId::Filter,
+                TableId::Security,
+                TableId::Nat
+            ]);
+            if !self.ct.confirm_packet(&ctres, now) {
+                done!(End::Dropped(DropReason::ConntrackDrop), "");
+            }
+            done!(End::Local, "");
+        }
+        if !world.forwarding(meta.family) {
+            done!(End::Dropped(DropReason::NotForwarding), "");
+        }
+        let Some(route) = world.fib.lookup(pkt.meta.dst) else {
+            done!(End::Dropped(DropReason::NoRoute), "");
+        };
+        if pkt.meta.ttl <= 1 {
+            done!(End::Dropped(DropReason::TtlExpired), "");
+        }
+        decrease_ttl(pkt.data, meta.family);
+        pkt.meta.ttl -= 1;
+        let oif: &'e str = route.dev;
+        pkt.oif = oif;
+        pkt.oif_mtu = world.mtu(oif);
+        pkt.hook = Hook::Forward;
+        run!(&[TableId::Mangle, TableId::Filter, TableId::Security]);
+        pkt.hook = Hook::PostRouting;
+        run!(&[TableId::Mangle, TableId::Nat]);
+        if !self.ct.confirm_packet(&ctres, now) {
+            done!(End::Dropped(DropReason::ConntrackDrop), oif);
+        }
+        done!(End::Out, oif)
+    }
+
+    /// OUTPUT → POSTROUTING (→ loopback into PREROUTING/INPUT).
+    fn output(
+        &mut self,
+        now: Nanos,
+        buf: &mut [u8],
+        meta: PacketMeta,
+        tx: TxInfo,
+        attached: Option<CtResult>,
+        io: &mut Io,
+    ) -> PathResult<'e> {
+        let world = self.world;
+        let no_ct = CtResult {
+            info: CtInfo::Invalid,
+            handle: None,
+            drop: false,
+        };
+        let (oif, to_lo): (&'e str, bool) = match world.fib.addr_type(meta.dst, None) {
+            RtType::Local => (world.lo.as_str(), true),
+            _ => match world.fib.lookup(meta.dst) {
+                Some(r) => (r.dev, world.is_loopback(r.dev)),
+                None => {
+                    return PathResult {
+                        end: End::Dropped(DropReason::NoRoute),
+                        oif: "",
+                        ctres: attached.unwrap_or(no_ct),
+                        state: CtState::Invalid,
+                        reject: None,
+                    }
+                }
+            },
+        };
+        let mut ctres = attached.unwrap_or(no_ct);
+        let mut pkt = Pkt {
+            now,
+            hook: Hook::Output,
+            data: buf,
+            meta,
+            iif: "",
+            oif,
+            oif_mtu: world.mtu(oif),
+            mark: tx.mark,
+            ct: CtView::default(),
+            l2: None,
+            owner: tx.owner,
+            local_socket: attached.is_none() && tx.owner.is_some(),
+            pkttype: pkttype_of(None, meta.dst, &world.fib),
+            template: Template::default(),
+            reject: None,
+        };
+        if let Some(a) = attached {
+            pkt.ct = view(self.ct, &a, now);
+        }
+        macro_rules! done {
+            ($end:expr) => {
+                return PathResult {
+                    end: $end,
+                    oif,
+                    ctres,
+                    state: pkt.ct.state,
+                    reject: pkt.reject.map(|w| (w, pkt.hook)),
+                }
+            };
+        }
+        macro_rules! run {
+            ($ids:expr) => {{
+                let v = self.tables($ids, &mut pkt, io);
+                sync(self.ct, &ctres, &mut pkt.ct);
+                if v != TableVerdict::Accept {
+                    done!(Self::end_of(v));
+                }
+            }};
+        }
+        run!(&[TableId::Raw]);
+        if attached.is_none() {
+            ctres = self.ct_in(&mut pkt, true);
+            if ctres.drop {
+                done!(End::Dropped(DropReason::ConntrackDrop));
+            }
+        }
+        run!(&[
+            TableId::Mangle,
+            TableId::Nat,
+            TableId::Filter,
+            TableId::Security
+        ]);
+        pkt.hook = Hook::PostRouting;
+        run!(&[TableId::Mangle, TableId::Nat]);
+        if !self.ct.confirm_packet(&ctres, now) {
+            done!(End::Dropped(DropReason::ConntrackDrop));
+        }
+        if to_lo {
+            let looped = Some((ctres, pkt.ct, pkt.mark));
+            let lo = world.lo.as_str();
+            let meta = pkt.meta;
+            let data = pkt.data;
+            let mut r = self.input(now, lo, None, data, meta, looped, io);
+            if r.end == End::Local {
+                r.oif = lo;
+            }
+            return r;
+        }
+        done!(End::Out)
+    }
+}
+
+impl Engine {
+    /// Compiles both rulesets for `host`. Refuses what the kernel refuses at
+    /// load time (see [`CompileError`]).
+    pub fn new(
+        v4: &Ruleset,
+        v6: &Ruleset,
+        host: Host,
+        cfg: EngineConfig,
+    ) -> Result<Engine, CompileError> {
+        let mut recent = RecentTables::default();
+        let mut hashlimit = HashlimitTables::default();
+        let c4 = compile(v4, &mut recent, &mut hashlimit)?;
+        let c6 = compile(v6, &mut recent, &mut hashlimit)?;
+        let fib = Fib::new(&host);
+        let lo = host
+            .interfaces
+            .iter()
+            .find(|i| i.loopback)
+            .map(|i| i.name.clone())
+            .unwrap_or_else(|| "lo".to_string());
+        let ct = Conntrack::new(cfg.ct.clone());
+        let stack = Vec::with_capacity(c4.max_stack().max(c6.max_stack()));
+        Ok(Engine {
+            world: World { host, fib, cfg, lo },
+            rt: Runtime {
+                v4: c4,
+                v6: c6,
+                recent,
+                hashlimit,
+                stack,
+                observer: None,
+                trace: false,
+            },
+            ct,
+            icmp: IcmpRate::default(),
+            models: [v4.clone(), v6.clone()],
+        })
+    }
+
+    /// Swaps in new rulesets, keeping conntrack, recent lists and hashlimit
+    /// tables (as `iptables-restore` does). Counters restart at zero, as they
+    /// do after a restore without `--counters`. On error the old rules stay.
+    pub fn replace_rules(&mut self, v4: &Ruleset, v6: &Ruleset) -> Result<(), CompileError> {
+        let mut recent = self.rt.recent.clone();
+        let mut hashlimit = self.rt.hashlimit.clone();
+        let c4 = compile(v4, &mut recent, &mut hashlimit)?;
+        let c6 = compile(v6, &mut recent, &mut hashlimit)?;
+        let need = c4.max_stack().max(c6.max_stack());
+        self.rt.stack.reserve(need);
+        self.rt.v4 = c4;
+        self.rt.v6 = c6;
+        self.rt.recent = recent;
+        self.rt.hashlimit = hashlimit;
+        self.models = [v4.clone(), v6.clone()];
+        Ok(())
+    }
+
+    /// Installs an observer that sees every traversal step.
+    pub fn set_observer(&mut self, obs: Option<Box<dyn Observer>>) {
+        self.rt.observer = obs;
+    }
+
+    /// Collects traversal steps into [`Outcome::trace`].
+    pub fn set_trace(&mut self, on: bool) {
+        self.rt.trace = on;
+    }
+
+    /// The connection tracker (read-only).
+    pub fn conntrack(&self) -> &Conntrack {
+        &self.ct
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.world.cfg
+    }
+
+    /// The host.
+    pub fn host(&self) -> &Host {
+        &self.world.host
+    }
+
+    /// A packet arriving on `iif`.
+    pub fn receive(&mut self, now: Nanos, iif: &str, datagram: &[u8], out: &mut Outcome) {
+        self.receive_with(now, iif, RxInfo::default(), datagram, out)
+    }
+
+    /// [`Engine::receive`] with link-layer details.
+    pub fn receive_with(
+        &mut self,
+        now: Nanos,
+        iif: &str,
+        rx: RxInfo,
+        datagram: &[u8],
+        out: &mut Outcome,
+    ) {
+        out.clear();
+        self.ct.gc(now, 16);
+        let meta = match PacketMeta::parse(datagram) {
+            Ok(m) => m,
+            Err(_) => {
+                out.verdict = Verdict::Drop(DropReason::Malformed);
+                return;
+            }
+        };
+        if !self.world.iface(iif).is_some_and(|i| i.up) {
+            out.verdict = Verdict::Drop(DropReason::NoDevice);
+            return;
+        }
+        out.packet.extend_from_slice(meta.ip_bytes(datagram));
+        let Outcome {
+            packet,
+            logs,
+            trace,
+            ..
+        } = out;
+        let mut io = Io { logs, trace };
+        let mut cx = Ctx {
+            world: &self.world,
+            rt: &mut self.rt,
+            ct: &mut self.ct,
+        };
+        let r = cx.input(now, iif, rx.l2, packet, meta, None, &mut io);
+        let done = Done::take(r, &mut out.out_iface);
+        self.finish(now, done, meta, out);
+    }
+
+    /// A packet generated by the local host.
+    pub fn send_local(&mut self, now: Nanos, datagram: &[u8], out: &mut Outcome) {
+        self.send_local_with(now, TxInfo::default(), datagram, out)
+    }
+
+    /// [`Engine::send_local`] with socket details.
+    pub fn send_local_with(&mut self, now: Nanos, tx: TxInfo, datagram: &[u8], out: &mut Outcome) {
+        out.clear();
+        self.ct.gc(now, 16);
+        let meta = match PacketMeta::parse(datagram) {
+            Ok(m) => m,
+            Err(_) => {
+                out.verdict = Verdict::Drop(DropReason::Malformed);
+                return;
+            }
+        };
+        out.packet.extend_from_slice(meta.ip_bytes(datagram));
+        let Outcome {
+            packet,
+            logs,
+            trace,
+            ..
+        } = out;
+        let mut io = Io { logs, trace };
+        let mut cx = Ctx {
+            world: &self.world,
+            rt: &mut self.rt,
+            ct: &mut self.ct,
+        };
+        let r = cx.output(now, packet, meta, tx, None, &mut io);
+        let done = Done::take(r, &mut out.out_iface);
+        self.finish(now, done, meta, out);
+    }
+
+    fn finish(&mut self, now: Nanos, r: Done, meta: PacketMeta, out: &mut Outcome) {
+        out.ct = r.state;
+        match r.end {
+            End::Local => {
+                out.verdict = Verdict::Accept;
+                out.delivered_local = true;
+            }
+            End::Out => {
+                out.verdict = Verdict::Accept;
+                out.forwarded = true;
+            }
+            End::Dropped(reason) => out.verdict = Verdict::Drop(reason),
+            End::Queued { num, bypass } => out.verdict = Verdict::Queue { num, bypass },
+        }
+        let ctres = r.ctres;
+        if let Some((with, hook)) = r.reject {
+            self.reject(now, with, hook, &meta, &ctres, out);
+        }
+        if !matches!(out.verdict, Verdict::Accept | Verdict::Queue { .. }) {
+            if let Some(h) = ctres.handle {
+                self.ct.discard(h);
+            }
+        }
+    }
+
+    /// Builds and sends REJECT's reply (ipt_REJECT.c, nf_reject_ipv4.c).
+    fn reject(
+        &mut self,
+        now: Nanos,
+        with: RejectWith,
+        hook: Hook,
+        meta: &PacketMeta,
+        ctres: &CtResult,
+        out: &mut Outcome,
+    ) {
+        let orig = &out.packet;
+        let world = &self.world;
+        let opts = EmitOpts {
+            ttl: world.cfg.default_ttl,
+            verify_csum: hook != Hook::Output,
+            ip_id: 0,
+        };
+        // Never answer broadcast/multicast destinations.
+        if matches!(
+            world.fib.addr_type(meta.dst, None),
+            RtType::Broadcast | RtType::Multicast
+        ) {
+            return;
+        }
+        let back = world.fib.lookup(meta.src);
+        let back_lo = match world.fib.addr_type(meta.src, None) {
+            RtType::Local => true,
+            _ => back.is_some_and(|r| world.is_loopback(r.dev)),
+        };
+        let src = if world.fib.addr_type(meta.dst, None) == RtType::Local {
+            Some(meta.dst)
+        } else {
+            back.and_then(|r| r.prefsrc.filter(|p| p.is_ipv6() == meta.src.is_ipv6()))
+                .or_else(|| back.and_then(|r| Fib::dev_addr(&world.host, r.dev, meta.src)))
+        };
+        let reply = match (with, meta.family) {
+            (RejectWith::TcpReset, Family::V4) => emit::tcp_reset_v4_with(orig, meta, &opts),
+            (RejectWith::TcpReset, Family::V6) => emit::tcp_reset_v6_with(orig, meta, &opts),
+            (w, Family::V4) => {
+                let code = match w {
+                    RejectWith::IcmpNetUnreachable => 0,
+                    RejectWith::IcmpHostUnreachable => 1,
+                    RejectWith::IcmpProtoUnreachable => 2,
+                    RejectWith::IcmpNetProhibited => 9,
+                    RejectWith::IcmpHostProhibited => 10,
+                    RejectWith::IcmpAdminProhibited => 13,
+                    _ => 3,
+                };
+                let Some(IpAddr::V4(s)) = src else { return };
+                if !self
+                    .icmp
+                    .allow_v4(&world.cfg, 3, code, meta.src, back_lo, now)
+                {
+                    return;
+                }
+                emit::icmp_unreach_v4_with(orig, meta, code, s, &opts)
+            }
+            (w, Family::V6) => {
+                let code = match w {
+                    RejectWith::Icmp6NoRoute => 0,
+                    RejectWith::Icmp6AdmProhibited => 1,
+                    RejectWith::Icmp6AddrUnreachable => 3,
+                    RejectWith::Icmp6PolicyFail => 5,
+                    RejectWith::Icmp6RejectRoute => 6,
+                    _ => 4,
+                };
+                let Some(IpAddr::V6(s)) = src else { return };
+                let plen = back.map(|r| r.prefix).unwrap_or(0);
+                if !self.icmp.allow_v6(&world.cfg, meta.src, plen, back_lo, now) {
+                    return;
+                }
+                emit::icmp6_error_with(orig, meta, 1, code, s, &opts)
+            }
+        };
+        let Some(mut reply) = reply else { return };
+        let attached = self.ct.attach_related(ctres);
+        if with == RejectWith::TcpReset {
+            if let Some(h) = ctres.handle {
+                self.ct.set_closing(h, now);
+            }
+        }
+        let Ok(rmeta) = PacketMeta::parse(&reply) else {
+            return;
+        };
+        let attached = attached.handle.map(|_| attached);
+        let Outcome { logs, trace, .. } = out;
+        let mut io = Io { logs, trace };
+        let mut cx = Ctx {
+            world: &self.world,
+            rt: &mut self.rt,
+            ct: &mut self.ct,
+        };
+        let r = cx.output(now, &mut reply, rmeta, TxInfo::default(), attached, &mut io);
+        let (end, oif) = (r.end, r.oif.to_string());
+        if attached.is_none() {
+            if let (Some(h), false) = (r.ctres.handle, matches!(end, End::Out | End::Local)) {
+                self.ct.discard(h);
+            }
+        }
+        match end {
+            End::Out | End::Local => out.emitted.push(Emitted {
+                out_iface: oif,
+                packet: reply,
+                delivered_local: end == End::Local,
+            }),
+            _ => {}
+        }
+    }
+
+    /// The input rulesets with every rule's and built-in policy's counters
+    /// filled in from the engine (user chains keep `[0:0]`, as
+    /// `iptables-save -c` prints them).
+    pub fn save_counters(&self) -> (Ruleset, Ruleset) {
+        let fill = |model: &Ruleset, c: &Compiled| {
+            let mut m = model.clone();
+            for t in &mut m.tables {
+                let Some(ct) = c.tables[t.id as usize].as_ref() else {
+                    continue;
+                };
+                for ch in &mut t.chains {
+                    let Some(info) = ct.chains.iter().find(|i| i.name == ch.name) else {
+                        continue;
+                    };
+                    for (k, r) in ch.rules.iter_mut().enumerate() {
+                        if let Some(e) = ct.entries.get(info.first as usize + k) {
+                            r.counters = e.counters;
+                        }
+                    }
+                    if info.hook.is_some() {
+                        if let Some(e) = ct.entries.get(info.end as usize) {
+                            ch.counters = e.counters;
+                        }
+                    } else {
+                        ch.counters = Default::default();
+                    }
+                }
+            }
+            m
+        };
+        (
+            fill(&self.models[0], &self.rt.v4),
+            fill(&self.models[1], &self.rt.v6),
+        )
+    }
+}
