@@ -87,4 +87,155 @@ mod tests {
         assert_eq!(v[3].skip[SKIP_PROTO], 4);
         assert_eq!(v[4].skip[SKIP_PROTO], 5);
     }
+
+    /// 10k random rules: the skip-step walk and the naive linear walk give the
+    /// same verdict and the same counters on every entry, for random packets.
+    #[test]
+    fn skip_steps_keep_first_match_and_counters() {
+        use crate::eval::tests::{pkt_of, tcp_v4, udp_v4};
+        use crate::eval::{do_table, Sinks};
+        use crate::matches::MatchEnv;
+        use palisade_model::matches::{PortRange, TcpMatch};
+        use palisade_model::{
+            AddrMask, Family, Hook, Iface, IpFilter, Match, Rule, Ruleset, TableId, Target,
+        };
+
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let srcs = ["10.0.0.0/8", "10.0.0.1/32", "192.168.1.0/24", "0.0.0.0/0"];
+        let net = |s: &str| {
+            let (a, l) = s.split_once('/').unwrap();
+            AddrMask::from_prefix(a.parse().unwrap(), l.parse().unwrap())
+        };
+        let mut rs = Ruleset::new(Family::V4);
+        let t = rs.table_mut(TableId::Filter);
+        t.chains.push(palisade_model::Chain {
+            name: "U".into(),
+            policy: None,
+            counters: Default::default(),
+            rules: vec![],
+        });
+        let mut gen_rule = |user: bool| {
+            let mut ip = IpFilter::default();
+            // Long runs of equal fields, so skips actually happen.
+            match rnd(4) {
+                0 => {}
+                1 => ip.proto = 6,
+                2 => ip.proto = 17,
+                _ => {
+                    ip.proto = 6;
+                    ip.inv_proto = true
+                }
+            }
+            if rnd(3) > 0 {
+                ip.src = Some(net(srcs[rnd(4) as usize]));
+                ip.inv_src = rnd(5) == 0;
+            }
+            if rnd(3) == 0 {
+                ip.dst = Some(net(srcs[rnd(4) as usize]));
+            }
+            if rnd(4) == 0 {
+                ip.in_iface = Some(Iface {
+                    name: ["eth", "eth0", "lo"][rnd(3) as usize].into(),
+                    wildcard: rnd(2) == 0,
+                });
+                ip.inv_in = rnd(4) == 0;
+            }
+            let mut matches = vec![];
+            if ip.proto == 6 && !ip.inv_proto && rnd(3) == 0 {
+                matches.push(Match::Tcp(TcpMatch {
+                    dport: PortRange::single(rnd(4) as u16 + 20),
+                    ..Default::default()
+                }));
+            }
+            let target = match rnd(1000) {
+                0 => Target::Accept,
+                1 => Target::Drop,
+                2..=5 if !user => Target::Jump("U".into()),
+                6 if user => Target::Return,
+                _ => Target::None,
+            };
+            Rule::new(ip, matches, target)
+        };
+        let input: Vec<Rule> = (0..10_000).map(|_| gen_rule(false)).collect();
+        let user: Vec<Rule> = (0..200).map(|_| gen_rule(true)).collect();
+        t.chain_mut("INPUT").unwrap().rules = input;
+        t.chain_mut("U").unwrap().rules = user;
+
+        let mut r1 = Default::default();
+        let mut h1 = Default::default();
+        let mut a = crate::compile::compile(&rs, &mut r1, &mut h1).unwrap();
+        let mut r2 = Default::default();
+        let mut h2 = Default::default();
+        let mut b = crate::compile::compile(&rs, &mut r2, &mut h2).unwrap();
+        let fib = crate::eval::tests::test_fib();
+        struct NoConns;
+        impl crate::matches::connlimit::ConnLookup for NoConns {
+            fn alive(&self, _: u8, _: &crate::ctview::TupleView) -> bool {
+                false
+            }
+        }
+        let mut stack = Vec::new();
+        let mut logs = Vec::new();
+        let mut skipped_work = 0usize;
+        for k in 0..3000u32 {
+            let mut d = if rnd(2) == 0 {
+                tcp_v4(1000, rnd(4) as u16 + 20, 0x02, &[])
+            } else {
+                udp_v4(1000, 53, b"")
+            };
+            let src =
+                [[10, 0, 0, 1], [10, 2, 3, 4], [192, 168, 1, 7], [8, 8, 8, 8]][rnd(4) as usize];
+            d[12..16].copy_from_slice(&src);
+            let mut p = pkt_of(&mut d);
+            p.meta.src = std::net::IpAddr::from(src);
+            p.iif = ["eth0", "eth1", "lo"][rnd(3) as usize];
+            let mut verdicts = [None, None];
+            for (j, (c, (rec, hl))) in [(&mut a, (&mut r1, &mut h1)), (&mut b, (&mut r2, &mut h2))]
+                .into_iter()
+                .enumerate()
+            {
+                let t = c.tables[TableId::Filter as usize].as_mut().unwrap();
+                let mut env = MatchEnv {
+                    fib: &fib,
+                    recent: rec,
+                    hashlimit: hl,
+                    conns: &NoConns,
+                    iif_loopback: false,
+                };
+                let mut sinks = Sinks {
+                    logs: &mut logs,
+                    trace: None,
+                    observer: None,
+                    stack: &mut stack,
+                };
+                verdicts[j] = Some(do_table(
+                    t,
+                    Hook::Input,
+                    &mut p,
+                    &mut env,
+                    &mut sinks,
+                    j == 0,
+                ));
+            }
+            assert_eq!(verdicts[0], verdicts[1], "packet {k}");
+        }
+        let ta = a.tables[TableId::Filter as usize].as_ref().unwrap();
+        let tb = b.tables[TableId::Filter as usize].as_ref().unwrap();
+        for (i, (x, y)) in ta.entries.iter().zip(tb.entries.iter()).enumerate() {
+            assert_eq!(x.counters, y.counters, "entry {i}");
+            if x.skip.iter().any(|s| *s as usize > i + 1) {
+                skipped_work += 1;
+            }
+        }
+        assert!(
+            skipped_work > 1000,
+            "skip steps should span runs: {skipped_work}"
+        );
+    }
 }
