@@ -1,0 +1,540 @@
+//! Applying commands to a ruleset the way the kernel and iptables do, and the load-time
+//! checks the kernel makes on a whole table (x_tables `xt_check_match`/`xt_check_target`
+//! table and hook masks, jump loops): a target or match restricted to some hooks is
+//! refused in any chain reachable from another hook, and a restricted table is
+//! enforced even for unreferenced chains.
+
+use palisade_model::matches::RecentCmd;
+use palisade_model::{
+    Chain, Counters, Family, Hook, Match, Policy, Rule, Ruleset, Span, Table, TableId, Target,
+};
+
+use crate::cmd::{Command, Op};
+
+/// Names that cannot be user chains: the standard verdicts and every target name.
+fn reserved(name: &str, fam: Family) -> bool {
+    matches!(name, "ACCEPT" | "DROP" | "RETURN" | "QUEUE")
+        || crate::ext::find_target(name, fam).is_some()
+}
+
+/// Applies one command to `rs`. On error nothing changes.
+pub(crate) fn apply(rs: &mut Ruleset, cmd: &Command) -> Result<(), String> {
+    let fam = rs.family;
+    let exists = rs.table(cmd.table).is_some();
+    // Commands that only inspect or clear do not create a table.
+    if !exists
+        && matches!(
+            cmd.op,
+            Op::Flush(None) | Op::Zero(None) | Op::DeleteChain(None) | Op::Skip
+        )
+    {
+        return Ok(());
+    }
+    let mut table = rs
+        .table(cmd.table)
+        .cloned()
+        .unwrap_or_else(|| Table::new(cmd.table));
+    apply_table(&mut table, fam, cmd)?;
+    if let Some((span, msg)) = validate(&table, fam).into_iter().next() {
+        let _ = span;
+        return Err(msg);
+    }
+    *rs.table_mut(cmd.table) = table;
+    Ok(())
+}
+
+fn user_chain_mut<'a>(t: &'a mut Table, name: &str) -> Result<&'a mut Chain, String> {
+    t.chain_mut(name)
+        .ok_or_else(|| format!("chain `{name}` does not exist"))
+}
+
+fn check_jumps(t: &Table, rules: &[Rule], fam: Family) -> Result<(), String> {
+    for r in rules {
+        if let Target::Jump(c) | Target::Goto(c) = &r.target {
+            match t.chain(c) {
+                None => {
+                    return Err(
+                        if c.chars()
+                            .all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == '_')
+                            && !c.is_empty()
+                        {
+                            format!("unsupported target or unknown chain `{c}`")
+                        } else {
+                            format!("chain `{c}` does not exist")
+                        },
+                    )
+                }
+                Some(ch) if ch.policy.is_some() => {
+                    return Err(format!("cannot jump to built-in chain `{c}`"))
+                }
+                _ => {}
+            }
+        }
+        let _ = fam;
+    }
+    Ok(())
+}
+
+/// Applies a command to one table (no whole-table validation).
+pub(crate) fn apply_table(t: &mut Table, fam: Family, cmd: &Command) -> Result<(), String> {
+    match &cmd.op {
+        Op::Skip => Ok(()),
+        Op::Append(c) => {
+            check_jumps(t, &cmd.rules, fam)?;
+            check_iface_hook(c, &cmd.rules)?;
+            user_chain_mut(t, c)?
+                .rules
+                .extend(cmd.rules.iter().cloned());
+            Ok(())
+        }
+        Op::Insert(c, n) => {
+            check_jumps(t, &cmd.rules, fam)?;
+            check_iface_hook(c, &cmd.rules)?;
+            let ch = user_chain_mut(t, c)?;
+            let pos = (*n as usize).saturating_sub(1);
+            if pos > ch.rules.len() {
+                return Err("index of insertion too big".into());
+            }
+            // iptables inserts each expanded rule at the same index, so they end up
+            // in reverse order.
+            for r in &cmd.rules {
+                ch.rules.insert(pos, r.clone());
+            }
+            Ok(())
+        }
+        Op::Replace(c, n) => {
+            check_jumps(t, &cmd.rules, fam)?;
+            check_iface_hook(c, &cmd.rules)?;
+            let ch = user_chain_mut(t, c)?;
+            let pos = (*n as usize).saturating_sub(1);
+            let Some(r) = cmd.rules.first() else {
+                return Ok(());
+            };
+            match ch.rules.get_mut(pos) {
+                Some(slot) => {
+                    *slot = r.clone();
+                    Ok(())
+                }
+                None => Err("index of replacement too big".into()),
+            }
+        }
+        Op::Delete(c, Some(n)) => {
+            let ch = user_chain_mut(t, c)?;
+            let pos = (*n as usize).saturating_sub(1);
+            if pos >= ch.rules.len() {
+                return Err("index of deletion too big".into());
+            }
+            ch.rules.remove(pos);
+            Ok(())
+        }
+        Op::Delete(c, None) => {
+            let ch = user_chain_mut(t, c)?;
+            for r in &cmd.rules {
+                let i = ch
+                    .rules
+                    .iter()
+                    .position(|x| x.same_spec(r))
+                    .ok_or_else(|| {
+                        "bad rule (does a matching rule exist in that chain?)".to_string()
+                    })?;
+                ch.rules.remove(i);
+            }
+            Ok(())
+        }
+        Op::NewChain(name) => {
+            if name.is_empty() || name.len() > 28 {
+                return Err(format!("invalid chain name `{name}` (1-28 characters)"));
+            }
+            if name.starts_with('-') || name.starts_with('!') || name.contains(char::is_whitespace)
+            {
+                return Err(format!("invalid chain name `{name}`"));
+            }
+            if reserved(name, fam) {
+                return Err(format!("chain name `{name}` clashes with a target name"));
+            }
+            if t.chain(name).is_some() {
+                return Err(format!("chain `{name}` already exists"));
+            }
+            t.chains.push(Chain {
+                name: name.clone(),
+                policy: None,
+                counters: Counters::default(),
+                rules: Vec::new(),
+            });
+            Ok(())
+        }
+        Op::DeleteChain(Some(name)) => {
+            let ch = t
+                .chain(name)
+                .ok_or_else(|| format!("chain `{name}` does not exist"))?;
+            if ch.policy.is_some() {
+                return Err(format!("cannot delete built-in chain `{name}`"));
+            }
+            if !ch.rules.is_empty() {
+                return Err(format!("chain `{name}` is not empty"));
+            }
+            if refs(t, name) > 0 {
+                return Err(format!("chain `{name}` is still referenced"));
+            }
+            t.chains.retain(|c| &c.name != name);
+            Ok(())
+        }
+        Op::DeleteChain(None) => {
+            let users: Vec<String> = t
+                .chains
+                .iter()
+                .filter(|c| c.policy.is_none())
+                .map(|c| c.name.clone())
+                .collect();
+            for u in &users {
+                let referenced_from_builtin = t
+                    .chains
+                    .iter()
+                    .filter(|c| c.policy.is_some())
+                    .flat_map(|c| &c.rules)
+                    .any(|r| matches!(&r.target, Target::Jump(x) | Target::Goto(x) if x == u));
+                if referenced_from_builtin {
+                    return Err(format!("chain `{u}` is still referenced"));
+                }
+            }
+            let nonempty = t
+                .chains
+                .iter()
+                .find(|c| c.policy.is_none() && !c.rules.is_empty());
+            if let Some(c) = nonempty {
+                return Err(format!("chain `{}` is not empty", c.name));
+            }
+            t.chains.retain(|c| c.policy.is_some());
+            Ok(())
+        }
+        Op::Rename(a, b) => {
+            if t.chain(a).is_none_or(|c| c.policy.is_some()) {
+                return Err(format!("user chain `{a}` does not exist"));
+            }
+            if t.chain(b).is_some() {
+                return Err(format!("chain `{b}` already exists"));
+            }
+            if b.is_empty() || b.len() > 28 || reserved(b, fam) || b.starts_with('-') {
+                return Err(format!("invalid chain name `{b}`"));
+            }
+            for c in &mut t.chains {
+                if &c.name == a {
+                    c.name = b.clone();
+                }
+                for r in &mut c.rules {
+                    if let Target::Jump(x) | Target::Goto(x) = &mut r.target {
+                        if x == a {
+                            *x = b.clone();
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        Op::Policy(c, p) => {
+            let ch = t
+                .chain_mut(c)
+                .ok_or_else(|| format!("chain `{c}` does not exist"))?;
+            if ch.policy.is_none() {
+                return Err(format!("cannot set policy on user-defined chain `{c}`"));
+            }
+            ch.policy = Some(*p);
+            Ok(())
+        }
+        Op::Flush(c) => {
+            match c {
+                Some(c) => user_chain_mut(t, c)?.rules.clear(),
+                None => t.chains.iter_mut().for_each(|c| c.rules.clear()),
+            }
+            Ok(())
+        }
+        Op::Zero(c) => {
+            let zero = |ch: &mut Chain| {
+                ch.counters = Counters::default();
+                ch.rules
+                    .iter_mut()
+                    .for_each(|r| r.counters = Counters::default());
+            };
+            match c {
+                Some(c) => zero(user_chain_mut(t, c)?),
+                None => t.chains.iter_mut().for_each(zero),
+            }
+            Ok(())
+        }
+    }
+}
+
+/// iptables refuses `-i` on output-side built-in chains and `-o` on input-side ones.
+fn check_iface_hook(chain: &str, rules: &[Rule]) -> Result<(), String> {
+    let Some(h) = Hook::from_chain_name(chain) else {
+        return Ok(());
+    };
+    for r in rules {
+        if r.ip.in_iface.is_some() && matches!(h, Hook::Output | Hook::PostRouting) {
+            return Err(format!("can't use -i with {chain}"));
+        }
+        if r.ip.out_iface.is_some() && matches!(h, Hook::PreRouting | Hook::Input) {
+            return Err(format!("can't use -o with {chain}"));
+        }
+    }
+    Ok(())
+}
+
+fn refs(t: &Table, name: &str) -> usize {
+    t.chains
+        .iter()
+        .flat_map(|c| &c.rules)
+        .filter(|r| matches!(&r.target, Target::Jump(x) | Target::Goto(x) if x == name))
+        .count()
+}
+
+fn hook_bit(h: Hook) -> u8 {
+    1 << h.index()
+}
+
+fn hooks_str(mask: u8) -> String {
+    Hook::ALL
+        .iter()
+        .filter(|h| mask & hook_bit(**h) != 0)
+        .map(|h| h.chain_name())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// (allowed table, allowed hooks) for a target.
+fn target_limits(t: &Target) -> (Option<TableId>, u8, &'static str) {
+    use Hook::*;
+    let b = |hs: &[Hook]| hs.iter().fold(0u8, |m, h| m | hook_bit(*h));
+    match t {
+        Target::Reject(_) => (
+            Some(TableId::Filter),
+            b(&[Input, Forward, Output]),
+            "REJECT",
+        ),
+        Target::Masquerade { .. } => (Some(TableId::Nat), b(&[PostRouting]), "MASQUERADE"),
+        Target::Snat { .. } => (Some(TableId::Nat), b(&[PostRouting, Input]), "SNAT"),
+        Target::Dnat { .. } => (Some(TableId::Nat), b(&[PreRouting, Output]), "DNAT"),
+        Target::Redirect { .. } => (Some(TableId::Nat), b(&[PreRouting, Output]), "REDIRECT"),
+        Target::Netmap(_) => (
+            Some(TableId::Nat),
+            b(&[PreRouting, Input, Output, PostRouting]),
+            "NETMAP",
+        ),
+        Target::Ct(_) => (Some(TableId::Raw), 0x1f, "CT"),
+        Target::Notrack => (Some(TableId::Raw), 0x1f, "NOTRACK"),
+        Target::Tcpmss(palisade_model::targets::TcpmssTarget::ClampToPmtu) => (
+            None,
+            b(&[Forward, Output, PostRouting]),
+            "TCPMSS --clamp-mss-to-pmtu",
+        ),
+        _ => (None, 0x1f, ""),
+    }
+}
+
+fn match_limits(m: &Match) -> (Option<&'static [TableId]>, u8, &'static str) {
+    use Hook::*;
+    let b = |hs: &[Hook]| hs.iter().fold(0u8, |m, h| m | hook_bit(*h));
+    match m {
+        Match::Rpfilter(_) => (
+            Some(&[TableId::Raw, TableId::Mangle]),
+            b(&[PreRouting]),
+            "rpfilter",
+        ),
+        Match::Owner(_) => (None, b(&[Output, PostRouting]), "owner"),
+        Match::Mac(_) => (None, b(&[PreRouting, Input, Forward]), "mac"),
+        Match::Addrtype(a) if a.limit_iface_in => (
+            None,
+            b(&[PreRouting, Input, Forward]),
+            "addrtype --limit-iface-in",
+        ),
+        Match::Addrtype(a) if a.limit_iface_out => (
+            None,
+            b(&[Output, PostRouting, Forward]),
+            "addrtype --limit-iface-out",
+        ),
+        _ => (None, 0x1f, ""),
+    }
+}
+
+/// Whole-table checks; returns (position, message) of each problem.
+pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, String)> {
+    let mut out = Vec::new();
+    let n = t.chains.len();
+    let idx = |name: &str| t.chains.iter().position(|c| c.name == name);
+    // Hook reachability by fixpoint over jump edges.
+    let mut mask = vec![0u8; n];
+    for (i, c) in t.chains.iter().enumerate() {
+        if let Some(h) = c.hook() {
+            mask[i] = hook_bit(h);
+        }
+    }
+    let mut changed = true;
+    let mut rounds = 0;
+    while changed && rounds <= n + 1 {
+        changed = false;
+        rounds += 1;
+        for i in 0..n {
+            if mask[i] == 0 {
+                continue;
+            }
+            for r in &t.chains[i].rules {
+                if let Target::Jump(x) | Target::Goto(x) = &r.target {
+                    if let Some(j) = idx(x) {
+                        if mask[j] | mask[i] != mask[j] {
+                            mask[j] |= mask[i];
+                            changed = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Loops among chains reachable from a hook (DFS with colours).
+    let mut colour = vec![0u8; n];
+    fn dfs(t: &Table, i: usize, colour: &mut [u8], found: &mut Option<String>) {
+        if found.is_some() {
+            return;
+        }
+        colour[i] = 1;
+        for r in &t.chains[i].rules {
+            if let Target::Jump(x) | Target::Goto(x) = &r.target {
+                if let Some(j) = t.chains.iter().position(|c| &c.name == x) {
+                    match colour[j] {
+                        1 => {
+                            *found = Some(x.clone());
+                            return;
+                        }
+                        0 => dfs(t, j, colour, found),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        colour[i] = 2;
+    }
+    let mut lp = None;
+    for i in 0..n {
+        if t.chains[i].policy.is_some() && colour[i] == 0 {
+            dfs(t, i, &mut colour, &mut lp);
+        }
+    }
+    if let Some(c) = lp {
+        out.push((None, format!("jump loop detected through chain `{c}`")));
+    }
+    for (i, c) in t.chains.iter().enumerate() {
+        for r in &c.rules {
+            let (tab, hooks, name) = target_limits(&r.target);
+            if let Some(tab) = tab {
+                if tab != t.id {
+                    out.push((
+                        r.span,
+                        format!("target `{name}` is only valid in the {} table", tab.name()),
+                    ));
+                    continue;
+                }
+            }
+            if mask[i] & !hooks != 0 {
+                out.push((
+                    r.span,
+                    format!(
+                        "target `{name}` is only valid in {} (chain `{}` is reached from {})",
+                        hooks_str(hooks),
+                        c.name,
+                        hooks_str(mask[i])
+                    ),
+                ));
+            }
+            for m in &r.matches {
+                let (tabs, hooks, name) = match_limits(m);
+                if let Some(tabs) = tabs {
+                    if !tabs.contains(&t.id) {
+                        let names: Vec<&str> = tabs.iter().map(|x| x.name()).collect();
+                        out.push((
+                            r.span,
+                            format!(
+                                "match `{name}` is only valid in the {} table",
+                                names.join("/")
+                            ),
+                        ));
+                        continue;
+                    }
+                }
+                if mask[i] & !hooks != 0 {
+                    out.push((
+                        r.span,
+                        format!(
+                            "match `{name}` is only valid in {} (chain `{}` is reached from {})",
+                            hooks_str(hooks),
+                            c.name,
+                            hooks_str(mask[i])
+                        ),
+                    ));
+                }
+                let need = match m {
+                    Match::Tcp(_) => Some(6),
+                    Match::Udp(_) => Some(17),
+                    Match::Icmp(_) => Some(1),
+                    Match::Icmp6(_) => Some(58),
+                    _ => None,
+                };
+                if let Some(p) = need {
+                    if r.ip.proto != p || r.ip.inv_proto {
+                        out.push((
+                            r.span,
+                            format!(
+                                "match `{}` is only valid for `-p {}`",
+                                m.name(),
+                                crate::names::proto_name(p)
+                            ),
+                        ));
+                    }
+                }
+                if let Match::Recent(rc) = m {
+                    let _ = rc.cmd == RecentCmd::Set;
+                }
+            }
+            if let Target::Tcpmss(_) = r.target {
+                let syn = r.matches.iter().any(|m| matches!(m, Match::Tcp(tc) if tc.flg_mask & 0x02 != 0 && tc.flg_cmp & 0x02 != 0 && !tc.inv_flags));
+                if !syn {
+                    out.push((r.span, "TCPMSS target: only works on TCP SYN packets (add `--tcp-flags SYN,RST SYN`)".into()));
+                }
+            }
+        }
+    }
+    let _ = (fam, Policy::Accept);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::{err, err4};
+    use palisade_model::{Family, TableId};
+
+    #[test]
+    fn hooks_and_tables() {
+        assert!(err4("-A INPUT -i eth0 -o eth1 -j ACCEPT")
+            .message
+            .contains("-o"));
+        assert!(err(Family::V4, TableId::Mangle, "-A INPUT -j REJECT")
+            .message
+            .contains("filter"));
+        crate::testutil::rt4(
+            "-A USR -j REJECT\n-A INPUT -j USR",
+            "-A INPUT -j USR\n-A USR -j REJECT --reject-with icmp-port-unreachable",
+        );
+        let e = err(
+            Family::V4,
+            TableId::Nat,
+            "-A USR -j MASQUERADE\n-A PREROUTING -j USR",
+        );
+        assert!(e.message.contains("POSTROUTING"), "{e}");
+        let e = err(
+            Family::V4,
+            TableId::Filter,
+            "-A USR -j TCP\n-A TCP -j USR\n-A INPUT -j USR",
+        );
+        assert!(e.message.contains("loop"), "{e}");
+        assert!(err4("-A INPUT -j NOSUCH").message.contains("NOSUCH"));
+        assert!(err4("-A INPUT -m tcp --dport 1").message.contains("-p tcp"));
+    }
+}

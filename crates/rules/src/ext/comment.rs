@@ -1,0 +1,58 @@
+//! Kernel: net/netfilter/xt_comment.c (always matches); userspace libxt_comment.c.
+//! At most 255 bytes; printed with iptables' quoting.
+
+use super::{bad, opt, Ctx, MatchExt, Opt};
+use crate::diag::LineErr;
+use crate::lex::Tok;
+use palisade_model::Match;
+
+const OPTS: &[Opt] = &[opt(&["--comment"], 1, false)];
+
+pub(crate) static EXT: MatchExt = MatchExt {
+    name: "comment",
+    family: None,
+    opts: OPTS,
+    init: |_| Match::Comment(String::new()),
+    parse,
+    check: |_, seen, _| {
+        if seen == 0 {
+            return Err("comment: option \"--comment\" must be specified".into());
+        }
+        Ok(())
+    },
+};
+
+fn parse(m: &mut Match, _: usize, _: bool, args: &[Tok], _: &Ctx, _: u64) -> Result<(), LineErr> {
+    let Match::Comment(c) = m else { return Ok(()) };
+    if args[0].text.len() > 255 {
+        return Err(bad(&args[0], "comment too long", "at most 255 bytes"));
+    }
+    *c = args[0].text.clone();
+    Ok(())
+}
+
+pub(crate) fn save(c: &str, out: &mut String) {
+    out.push_str(" --comment");
+    super::save_string(c, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::rt4;
+
+    #[test]
+    fn kernel_observed() {
+        rt4(
+            "-A INPUT -m comment --comment abc",
+            "-A INPUT -m comment --comment abc",
+        );
+        rt4(
+            r#"-A INPUT -m comment --comment "a\"b""#,
+            r#"-A INPUT -m comment --comment "a\"b""#,
+        );
+        rt4(
+            r#"-A INPUT -m comment --comment "hello world" -s 10.0.0.1 -j LOG --log-prefix "x y ""#,
+            r#"-A INPUT -s 10.0.0.1/32 -m comment --comment "hello world" -j LOG --log-prefix "x y ""#,
+        );
+    }
+}

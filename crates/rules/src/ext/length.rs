@@ -1,0 +1,96 @@
+//! Kernel: net/netfilter/xt_length.c; userspace libxt_length.c. IPv4 total length or
+//! IPv6 payload length plus the fixed header, as an inclusive range.
+
+use super::{bad, opt, Ctx, MatchExt, Opt};
+use crate::diag::LineErr;
+use crate::lex::Tok;
+use palisade_model::matches::LengthMatch;
+use palisade_model::Match;
+
+const OPTS: &[Opt] = &[opt(&["--length"], 1, true)];
+
+pub(crate) static EXT: MatchExt = MatchExt {
+    name: "length",
+    family: None,
+    opts: OPTS,
+    init: |_| {
+        Match::Length(LengthMatch {
+            min: 0,
+            max: 0,
+            invert: false,
+        })
+    },
+    parse,
+    check: |_, seen, _| {
+        if seen == 0 {
+            return Err("length: option \"--length\" must be specified".into());
+        }
+        Ok(())
+    },
+};
+
+fn parse(
+    m: &mut Match,
+    _: usize,
+    invert: bool,
+    args: &[Tok],
+    _: &Ctx,
+    _: u64,
+) -> Result<(), LineErr> {
+    let Match::Length(l) = m else { return Ok(()) };
+    let t = &args[0];
+    let e = || {
+        bad(
+            t,
+            format!("bad length `{}`", t.text),
+            "LENGTH or MIN:MAX (0-65535)",
+        )
+    };
+    let n = |s: &str, d: u16| -> Result<u16, LineErr> {
+        if s.is_empty() {
+            Ok(d)
+        } else {
+            s.parse().map_err(|_| e())
+        }
+    };
+    let (a, b) = match t.text.split_once(':') {
+        Some((a, b)) => (n(a, 0)?, n(b, 65535)?),
+        None => {
+            let v = t.text.parse().map_err(|_| e())?;
+            (v, v)
+        }
+    };
+    if a > b {
+        return Err(e());
+    }
+    l.min = a;
+    l.max = b;
+    l.invert = invert;
+    Ok(())
+}
+
+pub(crate) fn save(l: &LengthMatch, out: &mut String) {
+    super::inv(out, l.invert);
+    if l.min == l.max {
+        out.push_str(&format!(" --length {}", l.min));
+    } else {
+        out.push_str(&format!(" --length {}:{}", l.min, l.max));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testutil::rt4;
+
+    #[test]
+    fn kernel_observed() {
+        rt4(
+            "-A INPUT -m length --length 100",
+            "-A INPUT -m length --length 100",
+        );
+        rt4(
+            "-A INPUT -m length ! --length 100:200",
+            "-A INPUT -m length ! --length 100:200",
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! Tokenizers. iptables-restore splits a rule line its own way (iptables
+//! xshared.c `add_param_to_argv`): whitespace separates words, a double quote opens a
+//! group that ends at the next unescaped double quote (the closing quote also ends the
+//! word), and inside quotes a backslash takes the next character literally. Outside
+//! quotes a backslash is an ordinary character and single quotes mean nothing. This is
+//! not POSIX shell, so it is hand-written; shell command lines (scripts) go through
+//! [`shell_words`] instead.
+
+use crate::diag::LineErr;
+
+/// A word of a line with its 1-based column (in characters) and byte offset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tok {
+    /// The word, quotes removed.
+    pub text: String,
+    /// 1-based column of the word's first character.
+    pub col: u32,
+    /// Byte offset of the word's first character within the line.
+    pub offset: usize,
+}
+
+impl Tok {
+    /// A token (for tests and callers building argv by hand).
+    pub fn new(text: &str, col: u32) -> Tok {
+        Tok {
+            text: text.to_string(),
+            col,
+            offset: col.saturating_sub(1) as usize,
+        }
+    }
+}
+
+/// Splits one iptables-restore line into words.
+pub fn restore_words(line: &str) -> Result<Vec<Tok>, LineErr> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut start: Option<(u32, usize)> = None;
+    let mut quote_open = false;
+    let mut quote_start = (0u32, 0usize);
+    let mut escaped = false;
+    for (col0, (off, ch)) in line.char_indices().enumerate() {
+        let col = u32::try_from(col0 + 1).unwrap_or(u32::MAX);
+        if quote_open {
+            if escaped {
+                cur.push(ch);
+                escaped = false;
+            } else if ch == '\\' {
+                escaped = true;
+            } else if ch == '"' {
+                quote_open = false;
+                let (c, o) = start.unwrap_or(quote_start);
+                out.push(Tok {
+                    text: std::mem::take(&mut cur),
+                    col: c,
+                    offset: o,
+                });
+                start = None;
+            } else {
+                cur.push(ch);
+            }
+            continue;
+        }
+        match ch {
+            '"' => {
+                quote_open = true;
+                quote_start = (col, off);
+                if start.is_none() {
+                    start = Some((col, off));
+                }
+            }
+            ' ' | '\t' | '\n' | '\r' => {
+                if let Some((c, o)) = start.take() {
+                    out.push(Tok {
+                        text: std::mem::take(&mut cur),
+                        col: c,
+                        offset: o,
+                    });
+                }
+            }
+            _ => {
+                if start.is_none() {
+                    start = Some((col, off));
+                }
+                cur.push(ch);
+            }
+        }
+    }
+    if quote_open {
+        return Err(
+            LineErr::new(quote_start.0, "\"", "unterminated quote").expect("a closing `\"`")
+        );
+    }
+    if let Some((c, o)) = start {
+        out.push(Tok {
+            text: cur,
+            col: c,
+            offset: o,
+        });
+    }
+    Ok(out)
+}
+
+/// Splits a shell command line (as copied from a how-to) into words with POSIX
+/// quoting rules. Columns are recovered by searching each word's first raw character
+/// from the previous word's end, which is exact for unquoted words and points at the
+/// opening quote otherwise.
+pub fn shell_words(line: &str) -> Result<Vec<Tok>, LineErr> {
+    let words = shlex::split(line).ok_or_else(|| {
+        LineErr::new(1, line.trim(), "unbalanced quotes in shell command line")
+            .expect("matching quotes")
+    })?;
+    let mut out = Vec::with_capacity(words.len());
+    let mut pos = 0usize;
+    for w in words {
+        // Skip whitespace to the next raw word start.
+        let rest = line.get(pos..).unwrap_or("");
+        let skip = rest.len() - rest.trim_start().len();
+        let start = pos + skip;
+        // Advance past this raw word: up to the next unquoted whitespace.
+        let mut end = start;
+        let mut q: Option<char> = None;
+        let mut esc = false;
+        for (i, ch) in line.get(start..).unwrap_or("").char_indices() {
+            end = start + i + ch.len_utf8();
+            if esc {
+                esc = false;
+                continue;
+            }
+            match (q, ch) {
+                (None, '\\') | (Some('"'), '\\') => esc = true,
+                (None, '\'') | (None, '"') => q = Some(ch),
+                (Some(c), x) if c == x => q = None,
+                (None, c) if c.is_whitespace() => {
+                    end = start + i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let col = line.get(..start).map(|s| s.chars().count()).unwrap_or(0) + 1;
+        out.push(Tok {
+            text: w,
+            col: u32::try_from(col).unwrap_or(u32::MAX),
+            offset: start,
+        });
+        pos = end.max(start + 1).min(line.len());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(v: &[Tok]) -> Vec<&str> {
+        v.iter().map(|t| t.text.as_str()).collect()
+    }
+
+    #[test]
+    fn restore_quoting() {
+        let t = restore_words(r#"-A INPUT -m comment --comment "a \"b\" c" -j ACCEPT"#).unwrap();
+        assert_eq!(
+            texts(&t),
+            [
+                "-A",
+                "INPUT",
+                "-m",
+                "comment",
+                "--comment",
+                "a \"b\" c",
+                "-j",
+                "ACCEPT"
+            ]
+        );
+        assert_eq!(t[1].col, 4);
+        assert_eq!(t[5].col, 31);
+        let t = restore_words("  x\t\ty  ").unwrap();
+        assert_eq!(texts(&t), ["x", "y"]);
+        assert_eq!((t[0].col, t[1].col), (3, 6));
+        // Single quotes and outside backslashes are literal.
+        let t = restore_words(r"'a b' c\d").unwrap();
+        assert_eq!(texts(&t), ["'a", "b'", r"c\d"]);
+        // Empty quoted word and a quote closing the word.
+        let t = restore_words(r#"--x "" "ab"cd"#).unwrap();
+        assert_eq!(texts(&t), ["--x", "", "ab", "cd"]);
+    }
+
+    #[test]
+    fn unterminated() {
+        let e = restore_words(r#"-A X "abc"#).unwrap_err();
+        assert_eq!(e.col, 6);
+    }
+
+    #[test]
+    fn shell() {
+        let t = shell_words(r#"iptables -A INPUT -m comment --comment 'x y' -j ACCEPT"#).unwrap();
+        assert_eq!(t[6].text, "x y");
+        assert_eq!(t[6].col, 40);
+        assert_eq!(t[7].col, 46);
+        assert!(shell_words("iptables 'abc").is_err());
+    }
+}

@@ -1,0 +1,320 @@
+//! iptables-restore input: `*table`, `:CHAIN POLICY [p:b]`, command lines (optionally
+//! prefixed by `[p:b]` counters, as `iptables-restore -c` reads them), `COMMIT`, and
+//! `#` comments. Without `--noflush` each `*table` block replaces that table, so the
+//! result only depends on the file. A table is checked as a whole at its COMMIT, as
+//! the kernel does when the transaction is committed.
+
+use palisade_model::{Counters, Family, Policy, Ruleset, Table, TableId};
+
+use crate::check;
+use crate::cmd::{parse_command, Mode, Op};
+use crate::diag::{Diagnostic, LineErr};
+use crate::lex::{restore_words, Tok};
+
+struct Open {
+    id: TableId,
+    table: Table,
+    /// A table without any chain line or command is never created by nf_tables.
+    touched: bool,
+    line: u32,
+    word_col: u32,
+}
+
+fn counters(s: &str) -> Option<Counters> {
+    let inner = s.strip_prefix('[')?.strip_suffix(']')?;
+    let (p, b) = inner.split_once(':')?;
+    Some(Counters {
+        packets: p.parse().ok()?,
+        bytes: b.parse().ok()?,
+    })
+}
+
+/// Parses iptables-restore text into a ruleset of `family`.
+pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, Vec<Diagnostic>> {
+    let mut rs = Ruleset::new(family);
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let mut open: Option<Open> = None;
+    let mut last_line = 0u32;
+    for (i, raw) in src.lines().enumerate() {
+        let line = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        last_line = line;
+        let mut push = |e: LineErr| diags.push(e.at(file, line));
+        let trimmed = raw.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let lead = (raw.len() - trimmed.len()) as u32;
+        if let Some(name) = trimmed.strip_prefix('*') {
+            let name = name.trim_end();
+            if let Some(o) = &open {
+                push(
+                    LineErr::new(
+                        lead + 1,
+                        trimmed,
+                        format!(
+                            "table `{}` (line {}) was not committed",
+                            o.id.name(),
+                            o.line
+                        ),
+                    )
+                    .expect("COMMIT before a new table"),
+                );
+            }
+            match TableId::from_name(name) {
+                Some(id) => {
+                    open = Some(Open {
+                        id,
+                        table: Table::new(id),
+                        touched: false,
+                        line,
+                        word_col: lead + 2,
+                    });
+                }
+                None => {
+                    push(
+                        LineErr::new(lead + 2, name, format!("table `{name}` does not exist"))
+                            .expect("raw, mangle, nat, filter or security"),
+                    );
+                    open = None;
+                }
+            }
+            continue;
+        }
+        if trimmed.trim_end() == "COMMIT" {
+            match open.take() {
+                None => push(
+                    LineErr::new(lead + 1, "COMMIT", "COMMIT without a table")
+                        .expect("a `*table` line first"),
+                ),
+                Some(o) => {
+                    let problems = check::validate(&o.table, family);
+                    if problems.is_empty() {
+                        rs.tables.retain(|t| t.id != o.id);
+                        if o.touched {
+                            rs.tables.push(o.table);
+                        }
+                    } else {
+                        for (span, msg) in problems {
+                            let (l, c) = span.map(|s| (s.line, s.col)).unwrap_or((line, lead + 1));
+                            diags.push(Diagnostic {
+                                file: file.to_string(),
+                                line: l,
+                                col: c,
+                                word: String::new(),
+                                message: msg,
+                                expected: None,
+                            });
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        let Some(o) = open.as_mut() else {
+            push(
+                LineErr::new(
+                    lead + 1,
+                    trimmed.split_whitespace().next().unwrap_or(""),
+                    "rule or chain outside of a table",
+                )
+                .expect("a `*table` line first"),
+            );
+            continue;
+        };
+        if let Some(rest) = trimmed.strip_prefix(':') {
+            o.touched = true;
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            let name = words.first().copied().unwrap_or("");
+            let pol = words.get(1).copied().unwrap_or("");
+            let col_pol = raw.find(pol).map(|x| x as u32 + 1).unwrap_or(lead + 1);
+            if name.is_empty() {
+                push(
+                    LineErr::new(lead + 1, trimmed, "missing chain name")
+                        .expect(":CHAIN POLICY [PACKETS:BYTES]"),
+                );
+                continue;
+            }
+            let cnt = match words.get(2) {
+                Some(c) => match counters(c) {
+                    Some(c) => c,
+                    None => {
+                        push(
+                            LineErr::new(
+                                raw.find(c).map(|x| x as u32 + 1).unwrap_or(1),
+                                c,
+                                "bad counters",
+                            )
+                            .expect("[PACKETS:BYTES]"),
+                        );
+                        continue;
+                    }
+                },
+                None => Counters::default(),
+            };
+            if let Some(ch) = o.table.chain_mut(name).filter(|c| c.policy.is_some()) {
+                match pol {
+                    "ACCEPT" => ch.policy = Some(Policy::Accept),
+                    "DROP" => ch.policy = Some(Policy::Drop),
+                    _ => {
+                        push(
+                            LineErr::new(
+                                col_pol,
+                                pol,
+                                format!("bad policy `{pol}` for built-in chain `{name}`"),
+                            )
+                            .expect("ACCEPT or DROP"),
+                        );
+                        continue;
+                    }
+                }
+                ch.counters = cnt;
+            } else {
+                if pol != "-" {
+                    push(
+                        LineErr::new(
+                            col_pol,
+                            pol,
+                            format!("can't set policy `{pol}` on user-defined chain `{name}`"),
+                        )
+                        .expect("`-`"),
+                    );
+                    continue;
+                }
+                if o.table.chain(name).is_some() {
+                    // Declaring an existing user chain again empties it (iptables-restore flushes it).
+                    if let Some(ch) = o.table.chain_mut(name) {
+                        ch.rules.clear();
+                    }
+                    continue;
+                }
+                let cmd = crate::cmd::Command {
+                    table: o.id,
+                    op: Op::NewChain(name.to_string()),
+                    rules: Vec::new(),
+                    at: Tok::new(name, lead + 2),
+                };
+                if let Err(m) = check::apply_table(&mut o.table, family, &cmd) {
+                    push(LineErr::new(lead + 2, name, m));
+                }
+            }
+            continue;
+        }
+        // A command line, maybe with leading [p:b].
+        let mut toks = match restore_words(raw) {
+            Ok(t) => t,
+            Err(e) => {
+                push(e);
+                continue;
+            }
+        };
+        let mut pre: Option<Counters> = None;
+        if let Some(first) = toks.first() {
+            if first.text.starts_with('[') {
+                match counters(&first.text) {
+                    Some(c) => {
+                        pre = Some(c);
+                        toks.remove(0);
+                    }
+                    None => {
+                        push(
+                            LineErr::new(first.col, &first.text, "bad counters")
+                                .expect("[PACKETS:BYTES]"),
+                        );
+                        continue;
+                    }
+                }
+            }
+        }
+        match parse_command(&toks, family, Mode::Restore, line) {
+            Err(es) => es.into_iter().for_each(&mut push),
+            Ok(mut cmd) => {
+                cmd.table = o.id;
+                if let Some(c) = pre {
+                    for r in &mut cmd.rules {
+                        r.counters = c;
+                    }
+                }
+                o.touched = true;
+                if let Err(m) = check::apply_table(&mut o.table, family, &cmd) {
+                    push(LineErr::new(cmd.at.col, &cmd.at.text, m));
+                }
+            }
+        }
+    }
+    if let Some(o) = open {
+        diags.push(
+            LineErr::new(
+                o.word_col,
+                o.id.name(),
+                format!("table `{}` is not committed", o.id.name()),
+            )
+            .expect("COMMIT")
+            .at(file, last_line.max(o.line)),
+        );
+    }
+    if diags.is_empty() {
+        Ok(rs)
+    } else {
+        Err(diags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{save, SaveOptions};
+
+    #[test]
+    fn tables_counters_and_order() {
+        let src = "# comment\n*filter\n:zeta - [0:0]\n:Alpha - [0:0]\n:INPUT ACCEPT [3:4]\n[5:6] -A zeta -j ACCEPT\n-A Alpha -c 7 8 -j ACCEPT\nCOMMIT\n*raw\nCOMMIT\n";
+        let rs = parse_restore(src, "f", Family::V4).unwrap();
+        let out = save(
+            &rs,
+            &SaveOptions {
+                counters: true,
+                header: None,
+            },
+        );
+        assert_eq!(out, "*filter\n:INPUT ACCEPT [3:4]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:Alpha - [0:0]\n:zeta - [0:0]\n[7:8] -A Alpha -j ACCEPT\n[5:6] -A zeta -j ACCEPT\nCOMMIT\n");
+    }
+
+    #[test]
+    fn collects_errors() {
+        let src =
+            "*filter\n-A INPUT -p tcp --dprot 22\n-A INPUT -m foo\n:X BAD\n-A NOPE -j ACCEPT\n";
+        let e = parse_restore(src, "r.v4", Family::V4).unwrap_err();
+        assert_eq!(e.len(), 5, "{e:?}");
+        assert_eq!(
+            (e[0].line, e[0].col, e[0].word.as_str()),
+            (2, 17, "--dprot")
+        );
+        assert_eq!((e[1].line, e[1].col, e[1].word.as_str()), (3, 13, "foo"));
+        assert_eq!(e[2].line, 4);
+        assert_eq!(e[3].line, 5);
+        assert!(e[4].message.contains("not committed"));
+        assert!(e[0]
+            .to_string()
+            .starts_with("r.v4:2:17: error: unknown option `--dprot`"));
+    }
+
+    #[test]
+    fn hostile_inputs_do_not_panic() {
+        for s in [
+            "*",
+            "*filter\n:",
+            "*filter\n: -",
+            "[",
+            "*filter\n[1:2",
+            "*filter\n-A",
+            "*filter\n-A INPUT -p",
+            "*filter\n\"",
+            "*filter\n-A INPUT -m tcp -p tcp --tcp-flags",
+            "COMMIT\nCOMMIT",
+            "*nat\n-A POSTROUTING -j SNAT --to [",
+            "*filter\n-A INPUT -j LOG --log-prefix \"\u{e9}\u{e9}\"",
+        ] {
+            let _ = parse_restore(s, "f", Family::V4);
+            let _ = parse_restore(s, "f", Family::V6);
+        }
+    }
+}
