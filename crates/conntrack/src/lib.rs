@@ -20,9 +20,15 @@
 //! is removed when met. The table never holds more than `nf_conntrack_max`
 //! entries (confirmed + unconfirmed), with the kernel's early-drop policy.
 //!
-//! Handles are slab indices: valid for one packet's traversal; an entry
-//! killed during that traversal stays readable (status DYING) until
-//! `confirm`/`discard`/`gc` frees it.
+//! Handles are slab indices with a generation: valid for one packet's
+//! traversal; an entry killed during that traversal stays readable (status
+//! DYING) until `confirm`/`discard`/`gc` frees it. A stale handle (its slot
+//! freed or reused) resolves to nothing.
+//!
+//! Memory: the table stores compact [`Entry`]s (96 bytes; IPv6 addresses in
+//! a side box, expiry as a 32-bit millisecond tick) plus a 4-byte index slot
+//! per direction; [`Conntrack::get`] returns a full [`Conn`] snapshot built
+//! on demand. Timeouts are capped at [`conn::MAX_TIMEOUT`] (24.8 days).
 //!
 //! API notes for the engine (refinements of the issue-4 sketch):
 //! * `set_closing(h, now)` takes the time (the CLOSE timer starts then).
@@ -33,7 +39,7 @@
 //!   original-direction packets confirm); `confirm(h, now)` is the raw form.
 //!   A `false` return means the packet must be dropped (clash).
 //! * Not yet: expectations/helpers (only [`HelperId`] is stored), NAT tuple
-//!   rewriting (issue 5: edit `tuples[1]` through `get_mut` before confirm),
+//!   rewriting (issue 5: `get_mut(h)?.set_reply(&t)` before confirm),
 //!   SCTP/DCCP/GRE trackers (they use the generic timeout, with ports in
 //!   the tuple for SCTP/DCCP/UDP-Lite), IPv4 defragmentation (non-first
 //!   fragments are INVALID here).
@@ -56,8 +62,11 @@ use hashbrown::HashTable;
 use palisade_wire::parse::{icmp6_is_error, icmp_is_error, parse_quoted};
 use palisade_wire::{checksum, L4Meta, PacketMeta};
 
+use conn::L4;
+use tcp::TcpConn;
+
 pub use config::{CtConfig, SysctlError, TcpTimeouts, SEC};
-pub use conn::{Conn, CtInfo, HelperId, L4State, Status};
+pub use conn::{Conn, CtInfo, Entry, HelperId, L4State, Status};
 pub use tcp::TcpState;
 pub use tuple::Tuple;
 
@@ -78,8 +87,20 @@ pub struct CtTemplate {
 }
 
 /// Handle of an entry, valid for the traversal of the packet that got it.
+/// Carries the entry's generation, so a handle kept past its entry's life
+/// resolves to nothing rather than to whatever reuses the slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct CtHandle(pub u32);
+pub struct CtHandle {
+    slot: u32,
+    gen: u32,
+}
+
+impl CtHandle {
+    /// The slab slot (stable while the entry lives; for diagnostics).
+    pub fn slot(self) -> u32 {
+        self.slot
+    }
+}
 
 /// What conntrack decided for a packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,7 +150,7 @@ pub struct CtStats {
 /// The connection table.
 pub struct Conntrack {
     cfg: CtConfig,
-    slab: Vec<Option<Conn>>,
+    slab: Vec<Option<Entry>>,
     free: Vec<u32>,
     /// Both directions of every confirmed entry: `slab index << 1 | dir`.
     index: HashTable<u32>,
@@ -139,6 +160,11 @@ pub struct Conntrack {
     gc_cursor: usize,
     gc_early_drop: bool,
     stats: CtStats,
+    /// Generation of the next allocated entry.
+    next_gen: u32,
+    /// Latest time seen by any call: the reference that turns stored ticks
+    /// back into absolute times.
+    last_now: Nanos,
 }
 
 /// `NF_CT_EVICTION_RANGE`: buckets early_drop looks at.
@@ -172,6 +198,8 @@ impl Conntrack {
             gc_cursor: 0,
             gc_early_drop: false,
             stats: CtStats::default(),
+            next_gen: 0,
+            last_now: 0,
         }
     }
 
@@ -200,30 +228,61 @@ impl Conntrack {
         &self.stats
     }
 
-    /// The entry behind a handle.
-    pub fn get(&self, h: CtHandle) -> Option<&Conn> {
-        self.slab.get(h.0 as usize)?.as_ref()
+    /// A snapshot of the entry behind a handle (absolute times relative to
+    /// the latest `now` the tracker saw). `None` for a stale handle.
+    pub fn get(&self, h: CtHandle) -> Option<Conn> {
+        self.entry(h).map(|e| e.snapshot(self.last_now))
     }
 
-    /// The entry behind a handle, mutable (ctmark, NAT tuple rewrite before
-    /// confirmation, status bits).
-    pub fn get_mut(&mut self, h: CtHandle) -> Option<&mut Conn> {
-        self.slab.get_mut(h.0 as usize)?.as_mut()
+    /// The stored entry behind a handle.
+    pub fn entry(&self, h: CtHandle) -> Option<&Entry> {
+        self.slab
+            .get(h.slot as usize)?
+            .as_ref()
+            .filter(|e| e.gen() == h.gen)
     }
 
-    /// Confirmed, live entries at `now` (expired ones are skipped).
-    pub fn iter(&self, now: Nanos) -> impl Iterator<Item = &Conn> {
+    /// The entry behind a handle, mutable (ctmark, status bits, NAT reply
+    /// tuple rewrite before confirmation with [`Entry::set_reply`]).
+    pub fn get_mut(&mut self, h: CtHandle) -> Option<&mut Entry> {
+        self.slab
+            .get_mut(h.slot as usize)?
+            .as_mut()
+            .filter(|e| e.gen() == h.gen)
+    }
+
+    fn handle(&self, i: u32) -> CtHandle {
+        let gen = self.slab[i as usize].as_ref().map_or(0, Entry::gen);
+        CtHandle { slot: i, gen }
+    }
+
+    fn live_entries(&self, now: Nanos) -> impl Iterator<Item = &Entry> {
         self.slab
             .iter()
             .flatten()
             .filter(move |c| c.is_confirmed() && !c.status.has(Status::DYING) && !c.is_expired(now))
     }
 
+    /// Snapshots of the confirmed, live entries at `now` (expired ones are
+    /// skipped).
+    pub fn iter(&self, now: Nanos) -> impl Iterator<Item = Conn> + '_ {
+        self.live_entries(now).map(move |e| e.snapshot(now))
+    }
+
     /// Number of live confirmed entries for which `pred` holds, skipping TCP
     /// entries in TIME_WAIT or CLOSE as `nf_conncount` does (for
     /// `-m connlimit`). Walks the table: O(entries).
     pub fn count_matching(&self, now: Nanos, mut pred: impl FnMut(&Conn) -> bool) -> usize {
-        self.iter(now)
+        self.live_entries(now)
+            .filter(|c| !matches!(c.tcp_state(), Some(TcpState::TimeWait | TcpState::Close)))
+            .filter(|c| pred(&c.snapshot(now)))
+            .count()
+    }
+
+    /// As [`Conntrack::count_matching`], with the predicate on the stored
+    /// entries (no snapshot per entry).
+    pub fn count_entries(&self, now: Nanos, mut pred: impl FnMut(&Entry) -> bool) -> usize {
+        self.live_entries(now)
             .filter(|c| !matches!(c.tcp_state(), Some(TcpState::TimeWait | TcpState::Close)))
             .filter(|c| pred(c))
             .count()
@@ -240,7 +299,7 @@ impl Conntrack {
             let (i, d) = ((v >> 1) as usize, (v & 1) as usize);
             slab.get(i)
                 .and_then(|c| c.as_ref())
-                .is_some_and(|c| c.tuples[d] == *t)
+                .is_some_and(|c| c.tuple_eq(d, t))
         }) {
             Some(&v) => Lookup::Found(v >> 1, (v & 1) as usize),
             None => Lookup::Missing,
@@ -270,7 +329,7 @@ impl Conntrack {
         let Some(c) = self.slab[i as usize].as_ref() else {
             return;
         };
-        let tuples = c.tuples;
+        let tuples = [c.tuple(0), c.tuple(1)];
         for (d, t) in tuples.iter().enumerate() {
             let h = self.hash(t);
             let key = i << 1 | d as u32;
@@ -306,7 +365,7 @@ impl Conntrack {
         }
     }
 
-    fn alloc(&mut self, c: Conn) -> u32 {
+    fn alloc(&mut self, c: Entry) -> u32 {
         self.allocated += 1;
         self.stats.new += 1;
         if let Some(i) = self.free.pop() {
@@ -339,8 +398,7 @@ impl Conntrack {
                 if !c.is_confirmed() || c.status.has(Status::DYING) {
                     continue;
                 }
-                let off = c
-                    .tuples
+                let off = [c.tuple(0), c.tuple(1)]
                     .iter()
                     .map(|x| (self.bucket(x) + buckets - start) % buckets)
                     .min()
@@ -410,6 +468,7 @@ impl Conntrack {
         from_local: bool,
         template: Option<&CtTemplate>,
     ) -> CtResult {
+        self.last_now = self.last_now.max(now);
         let tmpl = template.copied().unwrap_or_default();
         if tmpl.notrack {
             return CtResult::bare(CtInfo::Untracked);
@@ -497,19 +556,9 @@ impl Conntrack {
                             drop: true,
                         };
                     }
-                    let l4state = match meta.l4 {
-                        L4Meta::Tcp(_) => L4State::Tcp(tcp::TcpConn::default()),
-                        L4Meta::Udp(_) => L4State::Udp { stream_ts: 2 * SEC },
-                        _ => L4State::Plain,
-                    };
-                    let i = self.alloc(Conn {
-                        tuples: [tuple, reply],
-                        expires: 0,
-                        mark: 0,
-                        status: Status(0),
-                        helper: tmpl.helper,
-                        l4: l4state,
-                    });
+                    let gen = self.next_gen;
+                    self.next_gen = gen.wrapping_add(1);
+                    let i = self.alloc(Entry::new(&tuple, &reply, gen, tmpl.helper));
                     (i, 0, CtInfo::New)
                 }
             };
@@ -522,7 +571,7 @@ impl Conntrack {
                     }
                     return CtResult {
                         info,
-                        handle: Some(CtHandle(idx)),
+                        handle: Some(self.handle(idx)),
                         drop: false,
                     };
                 }
@@ -580,7 +629,7 @@ impl Conntrack {
         };
         let ok = self.slab[i as usize]
             .as_ref()
-            .is_some_and(|c| c.tuples[d].dst_ip() == meta.dst);
+            .is_some_and(|c| c.tuple(d).dst_ip() == meta.dst);
         if !ok {
             return self.invalid();
         }
@@ -591,7 +640,7 @@ impl Conntrack {
             } else {
                 CtInfo::Related
             },
-            handle: Some(CtHandle(i)),
+            handle: Some(self.handle(i)),
             drop: false,
         }
     }
@@ -612,15 +661,20 @@ impl Conntrack {
         };
         let confirmed = c.is_confirmed();
         let fixed = c.status.has(Status::FIXED_TIMEOUT);
-        let refresh = |c: &mut Conn, t: Nanos| {
+        let refresh = |c: &mut Entry, t: Nanos| {
             if !fixed {
-                c.expires = if confirmed { now.saturating_add(t) } else { t };
+                c.expires = if confirmed {
+                    conn::deadline(now, t)
+                } else {
+                    conn::ticks_of(t)
+                };
             }
         };
         let mut kill_after = false;
         let mut ignored = false;
         let res = match (&mut c.l4, meta.l4) {
-            (L4State::Tcp(tc), L4Meta::Tcp(th)) => {
+            (L4::Tcp(packed), L4Meta::Tcp(th)) => {
+                let mut tc = TcpConn::from(&*packed);
                 // tcp_error
                 let seg_len = usize::from(meta.len).saturating_sub(usize::from(meta.l4_off));
                 if th.hdr_len < 20 || seg_len < usize::from(th.hdr_len) {
@@ -644,7 +698,7 @@ impl Conntrack {
                 };
                 if !confirmed {
                     match tcp::TcpConn::new_from(&seg, cfg.tcp_loose) {
-                        Some(n) => *tc = n,
+                        Some(n) => tc = n,
                         None => return Handled::Invalid,
                     }
                 }
@@ -652,14 +706,11 @@ impl Conntrack {
                     dir,
                     seen_reply: c.status.has(Status::SEEN_REPLY),
                     assured: c.status.has(Status::ASSURED),
-                    remaining: if confirmed {
-                        c.expires.saturating_sub(now)
-                    } else {
-                        c.expires
-                    },
+                    remaining: c.expires_in(now),
                 };
                 let mut cut = None;
-                let v = tcp::packet(tc, &seg, cx, cfg, &mut cut);
+                let v = tcp::packet(&mut tc, &seg, cx, cfg, &mut cut);
+                c.set_tcp(&tc);
                 match v {
                     tcp::TcpVerdict::Accept {
                         timeout,
@@ -683,7 +734,7 @@ impl Conntrack {
                     tcp::TcpVerdict::Invalid => {
                         if let Some(t) = cut {
                             if confirmed && !fixed {
-                                c.expires = now.saturating_add(t);
+                                c.expires = conn::deadline(now, t);
                             }
                         }
                         Handled::Invalid
@@ -691,7 +742,7 @@ impl Conntrack {
                     tcp::TcpVerdict::Repeat => Handled::Repeat,
                 }
             }
-            (L4State::Udp { stream_ts }, L4Meta::Udp(u)) => {
+            (L4::Udp(stream_ts), L4Meta::Udp(u)) => {
                 // udp_error
                 let seg_len = usize::from(meta.len).saturating_sub(usize::from(meta.l4_off));
                 if usize::from(u.len) > seg_len || u.len < 8 {
@@ -702,11 +753,12 @@ impl Conntrack {
                 }
                 if !confirmed {
                     // Relative until confirmation, like the timeout.
-                    *stream_ts = 2 * SEC;
+                    *stream_ts = conn::ticks_of(2 * SEC);
                 }
                 let st = *stream_ts;
                 if c.status.has(Status::SEEN_REPLY) {
-                    let (t, stream) = if confirmed && now > st {
+                    // "now > stream_ts": past the 2 s mark.
+                    let (t, stream) = if confirmed && conn::reached(now, st.wrapping_add(1)) {
                         (cfg.udp_stream, !c.status.has(Status::ASSURED))
                     } else {
                         (cfg.udp, false)
@@ -720,23 +772,23 @@ impl Conntrack {
                 }
                 Handled::Accept
             }
-            (L4State::Plain, L4Meta::Icmp(_)) => {
+            (L4::Plain, L4Meta::Icmp(_)) => {
                 // Only echo, timestamp, info and address-mask requests open
                 // an entry.
-                if !matches!(c.tuples[0].icmp_type(), 8 | 13 | 15 | 17) {
+                if !matches!(c.icmp_type(), 8 | 13 | 15 | 17) {
                     return Handled::Invalid;
                 }
                 refresh(c, cfg.icmp);
                 Handled::Accept
             }
-            (L4State::Plain, L4Meta::Icmp6(_)) => {
-                if !confirmed && !matches!(c.tuples[0].icmp_type(), 128 | 139) {
+            (L4::Plain, L4Meta::Icmp6(_)) => {
+                if !confirmed && !matches!(c.icmp_type(), 128 | 139) {
                     return Handled::Invalid;
                 }
                 refresh(c, cfg.icmpv6);
                 Handled::Accept
             }
-            (L4State::Plain, L4Meta::Other) => {
+            (L4::Plain, L4Meta::Other) => {
                 refresh(c, cfg.generic);
                 Handled::Accept
             }
@@ -765,8 +817,9 @@ impl Conntrack {
     /// Inserts an unconfirmed entry into the table (no-op for a confirmed
     /// one; frees a DYING one). See [`Conntrack::confirm_packet`].
     pub fn confirm(&mut self, h: CtHandle, now: Nanos) -> bool {
-        let i = h.0;
-        let Some(c) = self.slab.get(i as usize).and_then(|c| c.as_ref()) else {
+        self.last_now = self.last_now.max(now);
+        let i = h.slot;
+        let Some(c) = self.entry(h) else {
             return true;
         };
         if c.status.has(Status::DYING) {
@@ -776,7 +829,7 @@ impl Conntrack {
         if c.is_confirmed() {
             return true;
         }
-        let tuples = c.tuples;
+        let tuples = [c.tuple(0), c.tuple(1)];
         if tuples
             .iter()
             .any(|t| matches!(self.find_live(t, now), Lookup::Found(..)))
@@ -786,9 +839,10 @@ impl Conntrack {
             return false;
         }
         if let Some(c) = self.slab[i as usize].as_mut() {
-            c.expires = now.saturating_add(c.expires);
-            if let L4State::Udp { stream_ts } = &mut c.l4 {
-                *stream_ts = now.saturating_add(*stream_ts);
+            let base = now.div_ceil(conn::TICK) as u32;
+            c.expires = base.wrapping_add(c.expires);
+            if let L4::Udp(stream_ts) = &mut c.l4 {
+                *stream_ts = base.wrapping_add(*stream_ts);
             }
             c.status.set(Status::CONFIRMED);
         }
@@ -799,9 +853,7 @@ impl Conntrack {
             let hasher = &self.hasher;
             self.index.insert_unique(hsh, key, |&v| {
                 let (j, dd) = ((v >> 1) as usize, (v & 1) as usize);
-                slab[j]
-                    .as_ref()
-                    .map_or(0, |c| hasher.hash_one(c.tuples[dd]))
+                slab[j].as_ref().map_or(0, |c| hasher.hash_one(c.tuple(dd)))
             });
         }
         self.confirmed += 1;
@@ -812,8 +864,8 @@ impl Conntrack {
     /// The packet carrying `h` was dropped: forget an unconfirmed (or dying)
     /// entry; no-op for confirmed ones.
     pub fn discard(&mut self, h: CtHandle) {
-        let i = h.0;
-        let Some(c) = self.slab.get(i as usize).and_then(|c| c.as_ref()) else {
+        let i = h.slot;
+        let Some(c) = self.entry(h) else {
             return;
         };
         if !c.is_confirmed() || c.status.has(Status::DYING) {
@@ -824,19 +876,23 @@ impl Conntrack {
     /// `nf_ct_set_closing` (REJECT tcp-reset): a confirmed TCP entry moves to
     /// CLOSE with the CLOSE timeout.
     pub fn set_closing(&mut self, h: CtHandle, now: Nanos) {
+        self.last_now = self.last_now.max(now);
+        let Some(i) = self.entry(h).map(|_| h.slot as usize) else {
+            return;
+        };
         let cfg = &self.cfg;
-        let Some(c) = self.slab.get_mut(h.0 as usize).and_then(|c| c.as_mut()) else {
+        let Some(c) = self.slab[i].as_mut() else {
             return;
         };
         if !c.is_confirmed() {
             return;
         }
         let fixed = c.status.has(Status::FIXED_TIMEOUT);
-        if let L4State::Tcp(t) = &mut c.l4 {
-            if let Some(to) = t.set_closing(cfg) {
-                if !fixed {
-                    c.expires = now.saturating_add(to);
-                }
+        if let Some(mut t) = c.tcp() {
+            let to = t.set_closing(cfg);
+            c.set_tcp(&t);
+            if let (Some(to), false) = (to, fixed) {
+                c.expires = conn::deadline(now, to);
             }
         }
     }
@@ -847,7 +903,7 @@ impl Conntrack {
     /// entry the reply gets none (and must go through `packet_in`).
     pub fn attach_related(&self, orig: &CtResult) -> CtResult {
         match orig.handle {
-            Some(h) if orig.info.has_ct() && self.get(h).is_some() => CtResult {
+            Some(h) if orig.info.has_ct() && self.entry(h).is_some() => CtResult {
                 info: if orig.info.is_reply() {
                     CtInfo::Related
                 } else {
@@ -865,6 +921,7 @@ impl Conntrack {
     /// the table is above 95 % of `nf_conntrack_max`, also evicts
     /// non-ASSURED entries and closing TCP ones until a full pass completes.
     pub fn gc(&mut self, now: Nanos, budget: usize) {
+        self.last_now = self.last_now.max(now);
         let n = self.slab.len();
         if n == 0 {
             self.gc_early_drop = false;
@@ -894,8 +951,8 @@ impl Conntrack {
                 continue;
             }
             if self.gc_early_drop && self.cfg.max != 0 && self.allocated >= max95 {
-                let can = !c.status.has(Status::ASSURED)
-                    || matches!(&c.l4, L4State::Tcp(t) if t.can_early_drop());
+                let can =
+                    !c.status.has(Status::ASSURED) || c.tcp().is_some_and(|t| t.can_early_drop());
                 if can {
                     self.stats.early_drop += 1;
                     self.kill(i, true);

@@ -74,7 +74,7 @@ impl T {
         self.send(now, p).info
     }
     fn conn(&self, r: &CtResult) -> Conn {
-        *self.ct.get(r.handle.unwrap()).unwrap()
+        self.ct.get(r.handle.unwrap()).unwrap()
     }
 }
 
@@ -550,4 +550,60 @@ fn icmp_error_quoting_tcp_from_original_side() {
     let q = tcp(true, "A", 501, 101, b"");
     let e = icmp_error_about(&q[..28], A, B);
     assert_eq!(t.info(3 * MS, &e), CtInfo::Related);
+}
+
+#[test]
+fn stale_handle_resolves_to_nothing() {
+    let mut t = T::new();
+    let old = t.send(0, &udp(false)).handle.unwrap();
+    assert!(t.ct.get(old).is_some());
+    // Unreplied UDP lives 30 s; the sweep frees the slot, a new flow reuses it.
+    t.ct.gc(31 * SEC, 100);
+    assert!(t.ct.is_empty());
+    let new = t.send(32 * SEC, &udp(false)).handle.unwrap();
+    assert_eq!(new.slot(), old.slot());
+    assert!(t.ct.get(old).is_none());
+    assert!(t.ct.get_mut(old).is_none());
+    t.ct.discard(old);
+    assert!(t.ct.get(new).is_some());
+}
+
+#[test]
+fn ipv6_entry_keeps_full_addresses() {
+    let a: IpAddr = "2001:db8::1".parse().unwrap();
+    let b: IpAddr = "2001:db8::2".parse().unwrap();
+    let o = Tuple::from_parts(palisade_model::Family::V6, a, b, 17, &[0, 1, 0, 2], 3).unwrap();
+    let r = o.invert().unwrap();
+    let mut e = Entry::new(&o, &r, 7, None);
+    assert_eq!((e.orig(), e.reply()), (o, r));
+    assert!(e.tuple_eq(0, &o) && e.tuple_eq(1, &r) && !e.tuple_eq(0, &r));
+    let mut nat = r;
+    nat.dport = 999;
+    assert!(e.set_reply(&nat));
+    assert_eq!(e.reply(), nat);
+    let v4 = Tuple::from_parts(
+        palisade_model::Family::V4,
+        A.into(),
+        B.into(),
+        17,
+        &[0, 1, 0, 2],
+        3,
+    );
+    assert!(!e.set_reply(&v4.unwrap()));
+}
+
+#[test]
+fn snapshot_times_are_absolute_after_confirm() {
+    let mut t = T::new();
+    let r = t.send(5 * SEC + 250 * MS, &udp(false));
+    let c = t.conn(&r);
+    assert_eq!(c.expires, 35 * SEC + 250 * MS);
+    assert_eq!(
+        c.l4,
+        L4State::Udp {
+            stream_ts: 7 * SEC + 250 * MS
+        }
+    );
+    let e = t.ct.entry(r.handle.unwrap()).unwrap();
+    assert_eq!(e.expires_in(6 * SEC), 29 * SEC + 250 * MS);
 }
