@@ -3,8 +3,8 @@
 //! with `iptables-save` / `ip6tables-save`, and records or compares that answer.
 //!
 //! Corpus layout (crates/rules/tests/data/lang/, see its README.md):
-//! - `NAME.rules` (iptables-restore input; IPv6 when the name ends in `-v6.rules`
-//!   or `.v6.rules`) → `NAME.save`: that family's `*-save` output;
+//! - `NAME.rules` (iptables-restore input, loaded with `--counters`; IPv6 when the
+//!   name ends in `-v6.rules` or `.v6.rules`) → `NAME.save`: that family's `*-save` output;
 //! - `NAME.sh` (a script of `iptables`/`ip6tables` command lines run with `sh -e`
 //!   on an empty state) → `NAME.v4.save` and `NAME.v6.save`;
 //! - `reject/NAME.rules|.sh` → `reject/NAME.refused`: the kernel's (or iptables')
@@ -195,7 +195,8 @@ pub fn ask_kernel(case: &Case) -> io::Result<Answer> {
             } else {
                 "ip6tables-restore"
             };
-            let out = ns.run(prog, &[], Some(&src))?;
+            // --counters: Palisade keeps the counters a file gives, so the kernel must too.
+            let out = ns.run(prog, &["--counters"], Some(&src))?;
             if !out.status.success() {
                 let message = String::from_utf8_lossy(&out.stderr).into_owned();
                 let line = line_in_message(&message);
