@@ -102,11 +102,16 @@ pub struct RxInfo {
 
 /// Details of a locally generated packet.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct TxInfo {
+pub struct TxInfo<'a> {
     /// The sending socket's owner (`-m owner`); `None`: no socket.
     pub owner: Option<Owner>,
     /// Socket mark (`SO_MARK`).
     pub mark: u32,
+    /// Output interface chosen by the socket (`SO_BINDTODEVICE`, multicast
+    /// and link-local sends, or the interface a capture saw it leave by).
+    /// Without it, multicast and link-local destinations leave by the first
+    /// up, non-loopback interface of the family.
+    pub oif: Option<&'a str>,
 }
 
 struct World {
@@ -170,12 +175,22 @@ enum End {
     Queued { num: u16, bypass: bool },
 }
 
+/// A packet the host answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reply {
+    /// REJECT's reply.
+    Reject(RejectWith),
+    /// ICMP time exceeded for a forwarded packet whose TTL/hop limit ran out
+    /// (`ip_forward` / `ip6_forward`).
+    TimeExceeded,
+}
+
 struct PathResult<'w> {
     end: End,
     oif: &'w str,
     ctres: CtResult,
     state: CtState,
-    reject: Option<(RejectWith, Hook)>,
+    reject: Option<(Reply, Hook)>,
 }
 
 /// A [`PathResult`] without the borrowed interface name.
@@ -183,7 +198,7 @@ struct Done {
     end: End,
     ctres: CtResult,
     state: CtState,
-    reject: Option<(RejectWith, Hook)>,
+    reject: Option<(Reply, Hook)>,
 }
 
 impl Done {
@@ -452,6 +467,7 @@ impl<'e> Ctx<'e> {
         io: &mut Io,
     ) -> PathResult<'e> {
         let world = self.world;
+        let mut extra_reply = None;
         let mut ctres = CtResult {
             info: CtInfo::Invalid,
             handle: None,
@@ -486,7 +502,10 @@ impl<'e> Ctx<'e> {
                     oif: $oif,
                     ctres,
                     state: pkt.ct.state,
-                    reject: pkt.reject.map(|w| (w, pkt.hook)),
+                    reject: pkt
+                        .reject
+                        .map(|w| (Reply::Reject(w), pkt.hook))
+                        .or(extra_reply),
                 }
             };
         }
@@ -546,6 +565,7 @@ impl<'e> Ctx<'e> {
             done!(End::Dropped(DropReason::NoRoute), "");
         };
         if pkt.meta.ttl <= 1 {
+            extra_reply = Some((Reply::TimeExceeded, Hook::Forward));
             done!(End::Dropped(DropReason::TtlExpired), "");
         }
         decrease_ttl(pkt.data, meta.family);
@@ -579,10 +599,42 @@ impl<'e> Ctx<'e> {
             handle: None,
             drop: false,
         };
+        let hinted = tx
+            .oif
+            .and_then(|h| world.host.interfaces.iter().find(|i| i.name == h))
+            .map(|i| i.name.as_str());
+        let scoped = match meta.dst {
+            IpAddr::V4(a) => a.is_multicast() || a.is_broadcast(),
+            IpAddr::V6(a) => a.is_multicast() || crate::host::is_v6_link_local(meta.dst),
+        };
+        let first_up = || {
+            world
+                .host
+                .interfaces
+                .iter()
+                .find(|i| {
+                    i.up && !i.loopback
+                        && i.addrs
+                            .iter()
+                            .any(|(a, _)| a.is_ipv6() == meta.dst.is_ipv6())
+                })
+                .map(|i| i.name.as_str())
+        };
         let (oif, to_lo): (&'e str, bool) = match world.fib.addr_type(meta.dst, None) {
             RtType::Local => (world.lo.as_str(), true),
-            _ => match world.fib.lookup(meta.dst) {
-                Some(r) => (r.dev, world.is_loopback(r.dev)),
+            _ if hinted.is_some() => {
+                let h = hinted.unwrap_or_default();
+                (h, world.is_loopback(h))
+            }
+            RtType::Multicast if first_up().is_some() => (first_up().unwrap_or_default(), false),
+            _ => match world.fib.lookup(meta.dst).map(|r| r.dev).or_else(|| {
+                if scoped {
+                    first_up()
+                } else {
+                    None
+                }
+            }) {
+                Some(dev) => (dev, world.is_loopback(dev)),
                 None => {
                     return PathResult {
                         end: End::Dropped(DropReason::NoRoute),
@@ -595,6 +647,7 @@ impl<'e> Ctx<'e> {
             },
         };
         let mut ctres = attached.unwrap_or(no_ct);
+        let extra_reply = None;
         let mut pkt = Pkt {
             now,
             hook: Hook::Output,
@@ -622,7 +675,10 @@ impl<'e> Ctx<'e> {
                     oif,
                     ctres,
                     state: pkt.ct.state,
-                    reject: pkt.reject.map(|w| (w, pkt.hook)),
+                    reject: pkt
+                        .reject
+                        .map(|w| (Reply::Reject(w), pkt.hook))
+                        .or(extra_reply),
                 }
             };
         }
@@ -801,7 +857,13 @@ impl Engine {
     }
 
     /// [`Engine::send_local`] with socket details.
-    pub fn send_local_with(&mut self, now: Nanos, tx: TxInfo, datagram: &[u8], out: &mut Outcome) {
+    pub fn send_local_with(
+        &mut self,
+        now: Nanos,
+        tx: TxInfo<'_>,
+        datagram: &[u8],
+        out: &mut Outcome,
+    ) {
         out.clear();
         self.ct.gc(now, 16);
         let meta = match PacketMeta::parse(datagram) {
@@ -844,8 +906,8 @@ impl Engine {
             End::Queued { num, bypass } => out.verdict = Verdict::Queue { num, bypass },
         }
         let ctres = r.ctres;
-        if let Some((with, hook)) = r.reject {
-            self.reject(now, with, hook, &meta, &ctres, out);
+        if let Some((reply, hook)) = r.reject {
+            self.reply(now, reply, hook, &meta, &ctres, out);
         }
         if !matches!(out.verdict, Verdict::Accept | Verdict::Queue { .. }) {
             if let Some(h) = ctres.handle {
@@ -855,10 +917,10 @@ impl Engine {
     }
 
     /// Builds and sends REJECT's reply (ipt_REJECT.c, nf_reject_ipv4.c).
-    fn reject(
+    fn reply(
         &mut self,
         now: Nanos,
-        with: RejectWith,
+        reply: Reply,
         hook: Hook,
         meta: &PacketMeta,
         ctres: &CtResult,
@@ -868,7 +930,7 @@ impl Engine {
         let world = &self.world;
         let opts = EmitOpts {
             ttl: world.cfg.default_ttl,
-            verify_csum: hook != Hook::Output,
+            verify_csum: hook != Hook::Output && matches!(reply, Reply::Reject(_)),
             ip_id: 0,
         };
         // Never answer broadcast/multicast destinations.
@@ -889,11 +951,14 @@ impl Engine {
             back.and_then(|r| r.prefsrc.filter(|p| p.is_ipv6() == meta.src.is_ipv6()))
                 .or_else(|| back.and_then(|r| Fib::dev_addr(&world.host, r.dev, meta.src)))
         };
-        let reply = match (with, meta.family) {
-            (RejectWith::TcpReset, Family::V4) => emit::tcp_reset_v4_with(orig, meta, &opts),
-            (RejectWith::TcpReset, Family::V6) => emit::tcp_reset_v6_with(orig, meta, &opts),
-            (w, Family::V4) => {
-                let code = match w {
+        // (type, code) of an ICMP error; `None` for a TCP reset.
+        let icmp = match (reply, meta.family) {
+            (Reply::Reject(RejectWith::TcpReset), _) => None,
+            (Reply::TimeExceeded, Family::V4) => Some((11, 0)),
+            (Reply::TimeExceeded, Family::V6) => Some((3, 0)),
+            (Reply::Reject(w), Family::V4) => Some((
+                3,
+                match w {
                     RejectWith::IcmpNetUnreachable => 0,
                     RejectWith::IcmpHostUnreachable => 1,
                     RejectWith::IcmpProtoUnreachable => 2,
@@ -901,36 +966,45 @@ impl Engine {
                     RejectWith::IcmpHostProhibited => 10,
                     RejectWith::IcmpAdminProhibited => 13,
                     _ => 3,
-                };
-                let Some(IpAddr::V4(s)) = src else { return };
-                if !self
-                    .icmp
-                    .allow_v4(&world.cfg, 3, code, meta.src, back_lo, now)
-                {
-                    return;
-                }
-                emit::icmp_unreach_v4_with(orig, meta, code, s, &opts)
-            }
-            (w, Family::V6) => {
-                let code = match w {
+                },
+            )),
+            (Reply::Reject(w), Family::V6) => Some((
+                1,
+                match w {
                     RejectWith::Icmp6NoRoute => 0,
                     RejectWith::Icmp6AdmProhibited => 1,
                     RejectWith::Icmp6AddrUnreachable => 3,
                     RejectWith::Icmp6PolicyFail => 5,
                     RejectWith::Icmp6RejectRoute => 6,
                     _ => 4,
-                };
+                },
+            )),
+        };
+        let packet = match (icmp, meta.family) {
+            (None, Family::V4) => emit::tcp_reset_v4_with(orig, meta, &opts),
+            (None, Family::V6) => emit::tcp_reset_v6_with(orig, meta, &opts),
+            (Some((t, code)), Family::V4) => {
+                let Some(IpAddr::V4(s)) = src else { return };
+                if !self
+                    .icmp
+                    .allow_v4(&world.cfg, t, code, meta.src, back_lo, now)
+                {
+                    return;
+                }
+                emit::icmp_error_v4_with(orig, meta, t, code, s, &opts)
+            }
+            (Some((t, code)), Family::V6) => {
                 let Some(IpAddr::V6(s)) = src else { return };
                 let plen = back.map(|r| r.prefix).unwrap_or(0);
                 if !self.icmp.allow_v6(&world.cfg, meta.src, plen, back_lo, now) {
                     return;
                 }
-                emit::icmp6_error_with(orig, meta, 1, code, s, &opts)
+                emit::icmp6_error_with(orig, meta, t, code, s, &opts)
             }
         };
-        let Some(mut reply) = reply else { return };
+        let Some(mut reply) = packet else { return };
         let attached = self.ct.attach_related(ctres);
-        if with == RejectWith::TcpReset {
+        if icmp.is_none() {
             if let Some(h) = ctres.handle {
                 self.ct.set_closing(h, now);
             }

@@ -612,3 +612,46 @@ fn udp_match_and_source_filter() {
     e.receive(SEC, "eth0", &udp([10, 0, 0, 1], ME, 1, 53, b""), &mut out);
     assert!(out.verdict.is_accept());
 }
+
+#[test]
+fn ttl_expiry_sends_time_exceeded_through_output() {
+    let mut rs = forward_rules();
+    rs.table_mut(TableId::Filter)
+        .chain_mut("OUTPUT")
+        .unwrap()
+        .rules = vec![rule(
+        IpFilter::default(),
+        vec![state(ct_state::RELATED)],
+        Target::None,
+    )];
+    let mut e = Engine::new(
+        &rs,
+        &Ruleset::new(Family::V6),
+        host(true),
+        EngineConfig::default(),
+    )
+    .unwrap();
+    let mut out = Outcome::new();
+    let mut p = udp([10, 9, 0, 5], [8, 8, 8, 8], 1, 53, b"q");
+    p[8] = 1;
+    p[10] = 0;
+    p[11] = 0;
+    let c = etherparse::Ipv4HeaderSlice::from_slice(&p)
+        .unwrap()
+        .to_header()
+        .calc_header_checksum();
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    e.receive(SEC, "eth1", &p, &mut out);
+    assert_eq!(out.verdict, Verdict::Drop(DropReason::TtlExpired));
+    assert_eq!(out.emitted.len(), 1);
+    let em = &out.emitted[0];
+    assert_eq!(em.out_iface, "eth1");
+    assert_eq!(&em.packet[12..16], &[10, 9, 0, 1]);
+    assert_eq!(&em.packet[20..22], &[11, 0]);
+    // FORWARD never saw it; OUTPUT saw the error as RELATED.
+    assert_eq!(counters(&e, TableId::Filter, "FORWARD").0, vec![(0, 0)]);
+    assert_eq!(
+        counters(&e, TableId::Filter, "OUTPUT").0,
+        vec![(1, 20 + 8 + 29)]
+    );
+}
