@@ -16,10 +16,7 @@ use palisade_testkit::lang_oracle::{self, Answer, Case, Kind};
 /// Corpus files Palisade does not match yet because the extension they exercise is
 /// not implemented. Only unimplemented extensions belong here, never a mismatch in a
 /// supported one. Each entry: (case name, why).
-const PENDING: &[(&str, &str)] = &[
-    ("gen-raw-v4", "CT --zone-orig/--zone-reply not implemented"),
-    ("gen-raw-v6", "CT --zone-orig/--zone-reply not implemented"),
-];
+const PENDING: &[(&str, &str)] = &[];
 
 fn pending(name: &str) -> Option<&'static str> {
     PENDING
