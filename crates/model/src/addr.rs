@@ -44,9 +44,11 @@ impl AddrMask {
         (bits == expected).then_some(ones as u8)
     }
 
-    /// True when `ip & mask == addr`.
+    /// True when `ip & mask == addr & mask` (the address is masked on both sides, as
+    /// the kernel compares, so an address kept with host bits — `-m conntrack` stores
+    /// them — still works).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        ip.is_ipv6() == self.addr.is_ipv6() && and(ip, self.mask) == self.addr
+        ip.is_ipv6() == self.addr.is_ipv6() && and(ip, self.mask) == and(self.addr, self.mask)
     }
 }
 
@@ -109,16 +111,16 @@ mod tests {
         let a = AddrMask::from_prefix("10.1.2.3".parse().unwrap(), 8);
         assert_eq!(a.addr, "10.0.0.0".parse::<IpAddr>().unwrap());
         assert_eq!(a.prefix_len(), Some(8));
-        let b = AddrMask::new(
-            "10.1.2.3".parse().unwrap(),
-            "255.0.255.0".parse().unwrap(),
-        );
+        let b = AddrMask::new("10.1.2.3".parse().unwrap(), "255.0.255.0".parse().unwrap());
         assert_eq!(b.prefix_len(), None);
         assert!(b.contains("10.9.2.7".parse().unwrap()));
         let c = AddrMask::from_prefix("fe80::1".parse().unwrap(), 10);
         assert_eq!(c.prefix_len(), Some(10));
         assert!(c.contains("fe80::abcd".parse().unwrap()));
         assert!(!c.contains("10.0.0.1".parse().unwrap()));
-        assert_eq!(AddrMask::from_prefix("1.2.3.4".parse().unwrap(), 0).prefix_len(), Some(0));
+        assert_eq!(
+            AddrMask::from_prefix("1.2.3.4".parse().unwrap(), 0).prefix_len(),
+            Some(0)
+        );
     }
 }

@@ -135,6 +135,9 @@ pub struct CtTarget {
     pub helper: Option<String>,
     /// `--zone N`
     pub zone: u16,
+    /// `--zone-orig` / `--zone-reply`: the zone applies to one direction only
+    /// (`None`: both, plain `--zone`).
+    pub zone_dir: Option<crate::matches::CtDir>,
     /// `--ctevents …` bits
     pub ct_events: u32,
     /// `--expevents …` bits

@@ -1,17 +1,21 @@
 //! Scripts of `iptables …` / `ip6tables …` command lines, as how-to guides write them,
 //! applied in order to an initially empty kernel state. Shell quoting applies (shlex).
 //! Lines are recognised by their first word after an optional prompt (`# `, `$ `) and
-//! `sudo`: `iptables`/`ip6tables` (also the `-legacy`/`-nft` variants). A line holding
-//! several commands glued together (copied from a web page) is split at each
-//! `iptables`/`ip6tables` word. Everything else — prose, other commands, comments — is
-//! ignored. A trailing backslash continues a command on the next line.
+//! `sudo`/`command`: `iptables`/`ip6tables` (also the `-legacy`/`-nft` variants); a
+//! `# iptables …` line counts as a root prompt only when an option follows (otherwise
+//! it is a shell comment). Several commands glued on one line (copied from a web page)
+//! are one command to the shell, and iptables refuses the second `iptables` word, so
+//! Palisade does too. Everything else — prose, other commands, comments — is ignored.
+//! A trailing backslash continues a command on the next line.
 
 use palisade_model::{Family, Ruleset};
 
 use crate::check;
-use crate::cmd::{parse_command, Mode};
+use crate::cmd::{parse_command, Mode, Op};
 use crate::diag::{Diagnostic, LineErr};
 use crate::lex::{shell_words, Tok};
+use palisade_model::{Hook, TableId};
+use std::collections::HashSet;
 
 fn family_of(word: &str) -> Option<Family> {
     match word {
@@ -32,13 +36,25 @@ fn strip_prompt(line: &str) -> (&str, usize) {
     for p in ["# ", "$ ", "#", "$"] {
         if let Some(r) = s.strip_prefix(p) {
             let r2 = r.trim_start();
-            if r2.starts_with("ip") || r2.starts_with("sudo ") || r2.starts_with('/') {
+            // `# iptables -A …` is a root prompt; `# iptables command script` is a
+            // comment: the word after the program must be an option.
+            let mut w = r2.split_whitespace();
+            let mut first = w.next().unwrap_or("");
+            let mut second = w.next().unwrap_or("");
+            if matches!(first, "sudo" | "command") {
+                first = second;
+                second = w.next().unwrap_or("");
+            }
+            if p.starts_with('$') || (family_of(first).is_some() && second.starts_with('-')) {
                 s = r2;
             }
             break;
         }
     }
-    if let Some(r) = s.strip_prefix("sudo ") {
+    while let Some(r) = s
+        .strip_prefix("sudo ")
+        .or_else(|| s.strip_prefix("command "))
+    {
         s = r.trim_start();
     }
     (s, line.len() - s.len())
@@ -49,6 +65,7 @@ pub fn parse_script(src: &str, file: &str) -> Result<(Ruleset, Ruleset), Vec<Dia
     let mut v4 = Ruleset::new(Family::V4);
     let mut v6 = Ruleset::new(Family::V6);
     let mut diags = Vec::new();
+    let mut base: HashSet<(Family, TableId, String)> = HashSet::new();
     let lines: Vec<&str> = src.lines().collect();
     let mut i = 0;
     while i < lines.len() {
@@ -82,15 +99,13 @@ pub fn parse_script(src: &str, file: &str) -> Result<(Ruleset, Ruleset), Vec<Dia
                 text: t.text,
             })
             .collect();
-        // Split into commands at each program word.
-        let mut segs: Vec<(Family, Vec<Tok>)> = Vec::new();
-        for t in toks {
-            if let Some(f) = family_of(&t.text) {
-                segs.push((f, Vec::new()));
-            } else if let Some(last) = segs.last_mut() {
-                last.1.push(t);
-            }
-        }
+        // One command per line: a second `iptables` word is just a bad argument,
+        // as the shell passes it to iptables.
+        let mut it = toks.into_iter();
+        let Some(fam) = it.next().and_then(|t| family_of(&t.text)) else {
+            continue;
+        };
+        let segs = [(fam, it.collect::<Vec<Tok>>())];
         for (fam, args) in segs {
             // Stop at shell operators.
             let end = args
@@ -101,9 +116,32 @@ pub fn parse_script(src: &str, file: &str) -> Result<(Ruleset, Ruleset), Vec<Dia
             match parse_command(args, fam, Mode::Script, start_line) {
                 Err(es) => diags.extend(es.into_iter().map(|e| e.at(file, start_line))),
                 Ok(cmd) => {
+                    // nf_tables creates a built-in chain only when a rule or policy
+                    // first needs it; zeroing one that does not exist yet fails.
+                    if let Op::Zero(Some(c)) = &cmd.op {
+                        if Hook::from_chain_name(c).is_some()
+                            && !base.contains(&(fam, cmd.table, c.clone()))
+                        {
+                            diags.push(
+                                LineErr::new(
+                                    cmd.at.col,
+                                    &cmd.at.text,
+                                    "no chain/target/match by that name",
+                                )
+                                .at(file, start_line),
+                            );
+                            continue;
+                        }
+                    }
                     let rs = if fam == Family::V4 { &mut v4 } else { &mut v6 };
-                    if let Err(m) = check::apply(rs, &cmd) {
-                        diags.push(LineErr::new(cmd.at.col, &cmd.at.text, m).at(file, start_line));
+                    match check::apply(rs, &cmd) {
+                        Err(m) => diags
+                            .push(LineErr::new(cmd.at.col, &cmd.at.text, m).at(file, start_line)),
+                        Ok(()) => {
+                            if let Op::Append(c) | Op::Insert(c, _) | Op::Policy(c, _) = &cmd.op {
+                                base.insert((fam, cmd.table, c.clone()));
+                            }
+                        }
                     }
                 }
             }
@@ -126,6 +164,12 @@ mod tests {
     }
 
     #[test]
+    fn zero_needs_an_instantiated_base_chain() {
+        assert!(parse_script("ip6tables -N x\nip6tables -Z OUTPUT\n", "s").is_err());
+        assert!(parse_script("ip6tables -P OUTPUT DROP\nip6tables -Z OUTPUT\n", "s").is_ok());
+    }
+
+    #[test]
     fn seed_000_workstation() {
         let src = "Configure iptables\n\niptables -t filter -A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT\niptables -t filter -A INPUT -p icmp -j ACCEPT\niptables -t filter -A INPUT -i lo -j ACCEPT\niptables -t filter -A INPUT -j REJECT\n";
         let (v4, v6) = parse_script(src, "s").unwrap();
@@ -135,7 +179,13 @@ mod tests {
 
     #[test]
     fn glued_commands_and_prompts() {
-        let src = "iptables -t filter -F INPUT\n# iptables -N TCP\n$ sudo iptables -A TCP -p tcp --dport ssh -j ACCEPT iptables -P INPUT DROP\nip6tables -A INPUT -p icmpv6 --icmpv6-type 128 -j ACCEPT\n";
+        let e = parse_script(
+            "iptables -A INPUT -j ACCEPT iptables -A INPUT -j DROP\n",
+            "s",
+        )
+        .unwrap_err();
+        assert_eq!((e[0].col, e[0].word.as_str()), (29, "iptables"));
+        let src = "# iptables command script\niptables -t filter -F INPUT\n# iptables -N TCP\n$ sudo iptables -A TCP -p tcp --dport ssh -j ACCEPT\ncommand iptables -P INPUT DROP\nip6tables -A INPUT -p icmpv6 --icmpv6-type 128 -j ACCEPT\n";
         let (v4, v6) = parse_script(src, "s").unwrap();
         assert_eq!(s(&v4), "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:TCP - [0:0]\n-A TCP -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n");
         assert_eq!(s(&v6), "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT\nCOMMIT\n");

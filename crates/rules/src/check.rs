@@ -22,13 +22,22 @@ pub(crate) fn apply(rs: &mut Ruleset, cmd: &Command) -> Result<(), String> {
     let fam = rs.family;
     let exists = rs.table(cmd.table).is_some();
     // Commands that only inspect or clear do not create a table.
-    if !exists
-        && matches!(
-            cmd.op,
-            Op::Flush(None) | Op::Zero(None) | Op::DeleteChain(None) | Op::Skip
-        )
-    {
-        return Ok(());
+    if !exists {
+        match &cmd.op {
+            // Commands that only clear do not create a table.
+            Op::Flush(None) | Op::Zero(None) | Op::DeleteChain(None) | Op::Skip => return Ok(()),
+            // Flushing a built-in chain of a table not yet created succeeds (iptables
+            // creates nothing); any other chain does not exist yet.
+            Op::Flush(Some(c)) if Hook::from_chain_name(c).is_some() => return Ok(()),
+            // Nothing exists yet to zero, delete from or replace in.
+            Op::Zero(Some(_))
+            | Op::Flush(Some(_))
+            | Op::Delete(..)
+            | Op::Replace(..)
+            | Op::DeleteChain(Some(_))
+            | Op::Rename(..) => return Err("no chain/target/match by that name".into()),
+            _ => {}
+        }
     }
     let mut table = rs
         .table(cmd.table)
@@ -493,11 +502,9 @@ pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, String)> {
                     let _ = rc.cmd == RecentCmd::Set;
                 }
             }
-            if let Target::Tcpmss(_) = r.target {
-                let syn = r.matches.iter().any(|m| matches!(m, Match::Tcp(tc) if tc.flg_mask & 0x02 != 0 && tc.flg_cmp & 0x02 != 0 && !tc.inv_flags));
-                if !syn {
-                    out.push((r.span, "TCPMSS target: only works on TCP SYN packets (add `--tcp-flags SYN,RST SYN`)".into()));
-                }
+            // DROP is not a valid verdict in nat chains (nf_tables refuses it).
+            if t.id == TableId::Nat && r.target == Target::Drop {
+                out.push((r.span, "DROP is not allowed in the nat table".into()));
             }
         }
     }

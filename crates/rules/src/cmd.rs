@@ -14,6 +14,45 @@ use crate::ext::{self, find_opt, Ctx, MatchExt, TargetExt};
 use crate::lex::Tok;
 use crate::names::parse_proto;
 
+/// Long spellings of the core options with an identity per option (aliases share it).
+const CORE_LONG: &[(&str, &str)] = &[
+    ("--append", "A"),
+    ("--insert", "I"),
+    ("--delete", "D"),
+    ("--replace", "R"),
+    ("--new-chain", "N"),
+    ("--new", "N"),
+    ("--delete-chain", "X"),
+    ("--rename-chain", "E"),
+    ("--policy", "P"),
+    ("--flush", "F"),
+    ("--zero", "Z"),
+    ("--list", "L"),
+    ("--list-rules", "S"),
+    ("--check", "C"),
+    ("--table", "t"),
+    ("--source", "s"),
+    ("--src", "s"),
+    ("--destination", "d"),
+    ("--dst", "d"),
+    ("--in-interface", "i"),
+    ("--out-interface", "o"),
+    ("--protocol", "p"),
+    ("--fragment", "f"),
+    ("--jump", "j"),
+    ("--goto", "g"),
+    ("--match", "m"),
+    ("--set-counters", "c"),
+    ("--ipv4", "4"),
+    ("--ipv6", "6"),
+    ("--wait", "w"),
+    ("--wait-interval", "W"),
+    ("--verbose", "v"),
+    ("--numeric", "n"),
+    ("--exact", "x"),
+    ("--line-numbers", "0"),
+];
+
 /// Where the argv came from: restore files forbid `-t` and the old `-s ! x` form.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -185,23 +224,17 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// Old-style `-s ! addr`: accepted in scripts (older iptables took it), refused in
-    /// restore files as iptables 1.8.9 does.
-    fn old_invert(&mut self, invert: &mut Option<Tok>) -> Result<(), LineErr> {
+    /// Old-style `-s ! addr`: older iptables took it, iptables 1.8.9 refuses it in
+    /// restore files and command lines alike ("Bad argument"), and Palisade follows the
+    /// kernel's userspace, with a diagnostic that says how to write it.
+    fn old_invert(&mut self, _invert: &mut Option<Tok>) -> Result<(), LineErr> {
         if let Some(t) = self.toks.get(self.i) {
             if t.text == "!" {
-                if self.mode == Mode::Restore {
-                    return Err(err(
-                        t,
-                        "intrapositioned negation (`--option ! value`) is not accepted",
-                    )
-                    .expect("`! --option value`"));
-                }
-                if invert.is_some() {
-                    return Err(err(t, "double negation").expect("a single `!`"));
-                }
-                *invert = Some(t.clone());
-                self.i += 1;
+                return Err(err(
+                    t,
+                    "intrapositioned negation (`--option ! value`) is not accepted",
+                )
+                .expect("`! --option value`"));
             }
         }
         Ok(())
@@ -256,7 +289,8 @@ impl Parser<'_> {
     }
 
     fn one(&mut self, t: &Tok, mut inv: Option<Tok>) -> Result<(), LineErr> {
-        let name = t.text.as_str();
+        let resolved = self.resolve_long(t)?;
+        let name = resolved.as_str();
         match name {
             "-A" | "--append" => {
                 Self::no_inv(&inv, t)?;
@@ -613,6 +647,74 @@ impl Parser<'_> {
         }
     }
 
+    /// getopt_long lets a long option be abbreviated to any unique prefix among the
+    /// options known at that point (the core ones and those of loaded extensions).
+    fn resolve_long(&self, t: &Tok) -> Result<String, LineErr> {
+        let w = t.text.as_str();
+        if !w.starts_with("--") || w.len() < 3 {
+            return Ok(w.to_string());
+        }
+        let mut cands: Vec<(&'static str, String)> = Vec::new();
+        let mut exts: Vec<&'static [ext::Opt]> = self.matches.iter().map(|m| m.ext.opts).collect();
+        if let Some(e) = self.target.as_ref().and_then(|x| x.ext) {
+            exts.push(e.opts);
+        }
+        let exact =
+            CORE_LONG.iter().any(|(n, _)| *n == w) || exts.iter().any(|o| find_opt(o, w).is_some());
+        if exact {
+            return Ok(w.to_string());
+        }
+        for (n, id) in CORE_LONG {
+            if n.starts_with(w) {
+                cands.push((n, (*id).to_string()));
+            }
+        }
+        for (i, opts) in exts.iter().enumerate() {
+            for (j, o) in opts.iter().enumerate() {
+                for n in o.names {
+                    if n.starts_with(w) {
+                        cands.push((n, format!("ext{i}.{j}")));
+                    }
+                }
+            }
+        }
+        if cands.is_empty() {
+            // The implicit protocol match is loaded after getopt fails, and getopt
+            // then runs again with its options: prefixes of those count too.
+            if let Some(e) = self.implicit_proto_ext() {
+                for o in e.opts {
+                    if let Some(n) = o.names.iter().find(|n| n.starts_with(w)) {
+                        cands.push((n, o.names[0].to_string()));
+                    }
+                }
+            }
+        }
+        if cands.is_empty() {
+            return Ok(w.to_string());
+        }
+        let first = cands[0].1.clone();
+        if cands.iter().all(|(_, id)| *id == first) {
+            return Ok(cands[0].0.to_string());
+        }
+        let names: Vec<&str> = cands.iter().map(|(n, _)| *n).collect();
+        Err(err(t, format!("option `{w}` is ambiguous")).expect(names.join(", ")))
+    }
+
+    /// The match `-p` would load implicitly, if not loaded already.
+    fn implicit_proto_ext(&self) -> Option<&'static MatchExt> {
+        let pn = match (self.ip.proto, self.fam) {
+            (6, _) => "tcp",
+            (17, _) => "udp",
+            (1, Family::V4) => "icmp",
+            (58, Family::V6) => "icmp6",
+            _ => return None,
+        };
+        if self.matches.iter().any(|m| m.ext.name == pn) {
+            return None;
+        }
+        ext::find_match(pn, self.fam)
+    }
+
     fn ctx(&self) -> Ctx {
         Ctx {
             family: self.fam,
@@ -655,22 +757,10 @@ impl Parser<'_> {
         }
         if found.is_none() {
             // Implicit protocol match.
-            let pname = match (self.ip.proto, self.fam) {
-                (6, _) => Some("tcp"),
-                (17, _) => Some("udp"),
-                (1, Family::V4) => Some("icmp"),
-                (58, Family::V6) => Some("icmp6"),
-                _ => None,
-            };
-            if let Some(pn) = pname {
-                let already = self.matches.iter().any(|m| m.ext.name == pn);
-                if !already {
-                    if let Some(e) = ext::find_match(pn, self.fam) {
-                        if let Some(o) = find_opt(e.opts, name) {
-                            self.load_match(e, t.clone());
-                            found = Some((Loaded::Match(self.matches.len() - 1), o));
-                        }
-                    }
+            if let Some(e) = self.implicit_proto_ext() {
+                if let Some(o) = find_opt(e.opts, name) {
+                    self.load_match(e, t.clone());
+                    found = Some((Loaded::Match(self.matches.len() - 1), o));
                 }
             }
         }
@@ -814,6 +904,13 @@ impl Parser<'_> {
         if !errs.is_empty() {
             return Err(errs);
         }
+        // nf_tables-backed iptables loses a natively translated tcp match that holds an
+        // inverted full port range (`! --dport 0:65535`): the whole `-m tcp` vanishes
+        // from what the kernel keeps, so it vanishes here too.
+        matches.retain(|m| {
+            !matches!(m, Match::Tcp(t) if t.option == 0 && !t.inv_option
+                && ((t.sport.is_any() && t.inv_sport) || (t.dport.is_any() && t.inv_dport)))
+        });
         let srcs: Vec<Option<AddrMask>> = if self.srcs.is_empty() {
             vec![None]
         } else {
@@ -905,12 +1002,17 @@ mod tests {
         assert!(e[0].message.contains("unsupported match `foo`"));
         let e = cmd("-A INPUT -s ! 1.2.3.4", Mode::Restore).unwrap_err();
         assert_eq!(e[0].col, 13);
-        assert!(
-            cmd("-A INPUT -s ! 1.2.3.4", Mode::Script).unwrap().rules[0]
-                .ip
-                .inv_src
-        );
+        assert!(cmd("-A INPUT -s ! 1.2.3.4", Mode::Script).is_err());
+        assert!(cmd("-A INPUT --proto tcp --dp 22", Mode::Script).is_ok());
+        let e = cmd("-A INPUT -p tcp --d 22", Mode::Script).unwrap_err();
+        assert!(e[0].message.contains("ambiguous"), "{e:?}");
         assert!(cmd("-A INPUT -t nat", Mode::Restore).is_err());
+        let c = cmd(
+            "-A INPUT -p tcp -m tcp ! --dport 0:65535 -j DROP",
+            Mode::Restore,
+        )
+        .unwrap();
+        assert!(c.rules[0].matches.is_empty());
         assert!(cmd("-A INPUT ! -s 1.1.1.1,2.2.2.2", Mode::Script).is_err());
         assert!(cmd("-A INPUT -s localhost", Mode::Script).unwrap_err()[0]
             .message

@@ -86,9 +86,16 @@ pub fn restore_words(line: &str) -> Result<Vec<Tok>, LineErr> {
         }
     }
     if quote_open {
-        return Err(
-            LineErr::new(quote_start.0, "\"", "unterminated quote").expect("a closing `\"`")
-        );
+        // iptables-restore reads the line with its newline, so an unterminated quote
+        // swallows it and the word ends there.
+        cur.push('\n');
+        let (c, o) = start.unwrap_or(quote_start);
+        out.push(Tok {
+            text: cur,
+            col: c,
+            offset: o,
+        });
+        return Ok(out);
     }
     if let Some((c, o)) = start {
         out.push(Tok {
@@ -98,6 +105,27 @@ pub fn restore_words(line: &str) -> Result<Vec<Tok>, LineErr> {
         });
     }
     Ok(out)
+}
+
+/// Whether a restore line ends inside a double-quoted word (its newline then belongs
+/// to the word).
+pub(crate) fn ends_in_open_quote(line: &str) -> bool {
+    let mut open = false;
+    let mut escaped = false;
+    for ch in line.chars() {
+        if open {
+            if escaped {
+                escaped = false;
+            } else if ch == '\\' {
+                escaped = true;
+            } else if ch == '"' {
+                open = false;
+            }
+        } else if ch == '"' {
+            open = true;
+        }
+    }
+    open
 }
 
 /// Splits a shell command line (as copied from a how-to) into words with POSIX
@@ -187,8 +215,9 @@ mod tests {
 
     #[test]
     fn unterminated() {
-        let e = restore_words(r#"-A X "abc"#).unwrap_err();
-        assert_eq!(e.col, 6);
+        let t = restore_words(r#"-A X "abc -j"#).unwrap();
+        assert_eq!(t[2].text, "abc -j\n");
+        assert_eq!(t[2].col, 6);
     }
 
     #[test]

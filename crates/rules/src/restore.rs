@@ -1,6 +1,7 @@
 //! iptables-restore input: `*table`, `:CHAIN POLICY [p:b]`, command lines (optionally
-//! prefixed by `[p:b]` counters, as `iptables-restore -c` reads them), `COMMIT`, and
-//! `#` comments. Without `--noflush` each `*table` block replaces that table, so the
+//! prefixed by `[p:b]`), `COMMIT`, and `#` comments. Counters are kept as
+//! `iptables-restore --counters` keeps them: `[p:b]` of built-in chains (policy
+//! counters) and of rules, and `-c PACKETS BYTES`; user chains have none. Without `--noflush` each `*table` block replaces that table, so the
 //! result only depends on the file. A table is checked as a whole at its COMMIT, as
 //! the kernel does when the transaction is committed.
 
@@ -9,7 +10,7 @@ use palisade_model::{Counters, Family, Policy, Ruleset, Table, TableId};
 use crate::check;
 use crate::cmd::{parse_command, Mode, Op};
 use crate::diag::{Diagnostic, LineErr};
-use crate::lex::{restore_words, Tok};
+use crate::lex::{ends_in_open_quote, restore_words, Tok};
 
 struct Open {
     id: TableId,
@@ -35,8 +36,25 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut open: Option<Open> = None;
     let mut last_line = 0u32;
-    for (i, raw) in src.lines().enumerate() {
+    let all: Vec<&str> = src.lines().collect();
+    let mut skip_next = false;
+    for (i, raw0) in all.iter().enumerate() {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
         let line = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        // iptables-save prints a string holding a newline across two lines; the
+        // quote is then closed at the start of the next line. Join them so saved
+        // text reads back (a quote left open otherwise just takes the newline).
+        let joined;
+        let raw: &str = match all.get(i + 1) {
+            Some(next) if next.starts_with('"') && ends_in_open_quote(raw0) => {
+                skip_next = true;
+                joined = format!("{raw0}\n{next}");
+                &joined
+            }
+            _ => raw0,
+        };
         last_line = line;
         let mut push = |e: LineErr| diags.push(e.at(file, line));
         let trimmed = raw.trim_start();
@@ -138,20 +156,15 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
                 Some(c) => match counters(c) {
                     Some(c) => c,
                     None => {
-                        push(
-                            LineErr::new(
-                                raw.find(c).map(|x| x as u32 + 1).unwrap_or(1),
-                                c,
-                                "bad counters",
-                            )
-                            .expect("[PACKETS:BYTES]"),
-                        );
+                        let col = raw.find(c).map(|x| x as u32 + 1).unwrap_or(1);
+                        push(LineErr::new(col, c, "bad counters").expect("[PACKETS:BYTES]"));
                         continue;
                     }
                 },
                 None => Counters::default(),
             };
             if let Some(ch) = o.table.chain_mut(name).filter(|c| c.policy.is_some()) {
+                ch.counters = cnt;
                 match pol {
                     "ACCEPT" => ch.policy = Some(Policy::Accept),
                     "DROP" => ch.policy = Some(Policy::Drop),
@@ -167,19 +180,8 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
                         continue;
                     }
                 }
-                ch.counters = cnt;
             } else {
-                if pol != "-" {
-                    push(
-                        LineErr::new(
-                            col_pol,
-                            pol,
-                            format!("can't set policy `{pol}` on user-defined chain `{name}`"),
-                        )
-                        .expect("`-`"),
-                    );
-                    continue;
-                }
+                // A policy on a user chain is ignored, as iptables-restore does.
                 if o.table.chain(name).is_some() {
                     // Declaring an existing user chain again empties it (iptables-restore flushes it).
                     if let Some(ch) = o.table.chain_mut(name) {
@@ -229,12 +231,17 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
             Err(es) => es.into_iter().for_each(&mut push),
             Ok(mut cmd) => {
                 cmd.table = o.id;
+                o.touched = true;
                 if let Some(c) = pre {
                     for r in &mut cmd.rules {
                         r.counters = c;
                     }
                 }
-                o.touched = true;
+                // `-X` of a built-in chain is silently ignored by iptables-restore.
+                if matches!(&cmd.op, Op::DeleteChain(Some(c)) if o.table.chain(c).is_some_and(|c| c.policy.is_some()))
+                {
+                    continue;
+                }
                 if let Err(m) = check::apply_table(&mut o.table, family, &cmd) {
                     push(LineErr::new(cmd.at.col, &cmd.at.text, m));
                 }
@@ -281,7 +288,7 @@ mod tests {
     #[test]
     fn collects_errors() {
         let src =
-            "*filter\n-A INPUT -p tcp --dprot 22\n-A INPUT -m foo\n:X BAD\n-A NOPE -j ACCEPT\n";
+            "*filter\n-A INPUT -p tcp --dprot 22\n-A INPUT -m foo\n:INPUT BAD\n-A NOPE -j ACCEPT\n";
         let e = parse_restore(src, "r.v4", Family::V4).unwrap_err();
         assert_eq!(e.len(), 5, "{e:?}");
         assert_eq!(
@@ -295,6 +302,19 @@ mod tests {
         assert!(e[0]
             .to_string()
             .starts_with("r.v4:2:17: error: unknown option `--dprot`"));
+    }
+
+    #[test]
+    fn newline_in_quoted_string() {
+        let src = "*filter\n-A INPUT -m comment --comment \"abc -j ACCEPT\nCOMMIT\n";
+        let rs = parse_restore(src, "f", Family::V4).unwrap();
+        let out = save(&rs, &SaveOptions::default());
+        assert!(
+            out.contains("-A INPUT -m comment --comment \"abc -j ACCEPT\n\"\nCOMMIT"),
+            "{out}"
+        );
+        let again = parse_restore(&out, "f", Family::V4).unwrap();
+        assert_eq!(save(&again, &SaveOptions::default()), out);
     }
 
     #[test]

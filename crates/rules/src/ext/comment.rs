@@ -1,7 +1,7 @@
 //! Kernel: net/netfilter/xt_comment.c (always matches); userspace libxt_comment.c.
 //! At most 255 bytes; printed with iptables' quoting.
 
-use super::{bad, opt, Ctx, MatchExt, Opt};
+use super::{opt, Ctx, MatchExt, Opt};
 use crate::diag::LineErr;
 use crate::lex::Tok;
 use palisade_model::Match;
@@ -24,10 +24,8 @@ pub(crate) static EXT: MatchExt = MatchExt {
 
 fn parse(m: &mut Match, _: usize, _: bool, args: &[Tok], _: &Ctx, _: u64) -> Result<(), LineErr> {
     let Match::Comment(c) = m else { return Ok(()) };
-    if args[0].text.len() > 255 {
-        return Err(bad(&args[0], "comment too long", "at most 255 bytes"));
-    }
-    *c = args[0].text.clone();
+    // iptables silently cuts the comment to 255 bytes.
+    *c = super::truncate(&args[0].text, 255);
     Ok(())
 }
 

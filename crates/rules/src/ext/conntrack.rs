@@ -60,9 +60,7 @@ fn parse(
     };
     let t = &args[0];
     let iv = |value| Inv { value, invert };
-    let addr = |t: &Tok| -> Result<AddrMask, LineErr> {
-        super::addr_mask(&t.text, ctx.family).map_err(|e| bad(t, e, "ADDRESS[/MASK]"))
-    };
+    let addr = |t: &Tok| -> Result<AddrMask, LineErr> { ct_addr(t, ctx) };
     match o {
         0 => c.state = Some(iv(super::state::parse_states(t, true)?)),
         1 => {
@@ -176,6 +174,24 @@ fn parse(
         }
     }
     Ok(())
+}
+
+/// Conntrack keeps the address as written (host bits included) and, as observed on
+/// iptables 1.8.9 (nf_tables), a non-prefix mask collapses to a full one.
+fn ct_addr(t: &Tok, ctx: &Ctx) -> Result<AddrMask, LineErr> {
+    let m = super::addr_mask(&t.text, ctx.family).map_err(|e| bad(t, e, "ADDRESS[/MASK]"))?;
+    let raw = t.text.split('/').next().unwrap_or("");
+    let addr = super::ip_addr(raw, ctx.family).map_err(|e| bad(t, e, "ADDRESS[/MASK]"))?;
+    let width = if ctx.family == palisade_model::Family::V6 {
+        128
+    } else {
+        32
+    };
+    let mask = match m.prefix_len() {
+        Some(_) => m.mask,
+        None => palisade_model::addr::prefix_mask(width == 128, width),
+    };
+    Ok(AddrMask { addr, mask })
 }
 
 fn fmt_addr(a: &AddrMask) -> String {

@@ -6,6 +6,7 @@
 use super::{bad, opt, uint, Ctx, Opt, TargetExt};
 use crate::diag::LineErr;
 use crate::lex::Tok;
+use palisade_model::matches::CtDir;
 use palisade_model::targets::CtTarget;
 use palisade_model::Target;
 
@@ -16,6 +17,8 @@ const OPTS: &[Opt] = &[
     opt(&["--expevents"], 1, false),
     opt(&["--zone"], 1, false),
     opt(&["--timeout"], 1, false),
+    opt(&["--zone-orig"], 1, false),
+    opt(&["--zone-reply"], 1, false),
 ];
 
 const CT_EVENTS: &[&str] = &[
@@ -85,7 +88,14 @@ fn parse(t: &mut Target, o: usize, _: bool, args: &[Tok], _: &Ctx, _: u64) -> Re
         1 => c.helper = Some(name(&args[0], "helper")?),
         2 => c.ct_events = events(&args[0], CT_EVENTS)?,
         3 => c.exp_events = events(&args[0], EXP_EVENTS)?,
-        4 => c.zone = uint(&args[0], 65535, "zone")? as u16,
+        4 | 6 | 7 => {
+            c.zone = uint(&args[0], 65535, "zone")? as u16;
+            c.zone_dir = match o {
+                6 => Some(CtDir::Original),
+                7 => Some(CtDir::Reply),
+                _ => None,
+            };
+        }
         _ => c.timeout = Some(name(&args[0], "timeout policy")?),
     }
     Ok(())
@@ -121,8 +131,11 @@ pub(crate) fn save(t: &Target, out: &mut String) {
                 out.push_str(" --expevents ");
                 out.push_str(&fmt_events(c.exp_events, EXP_EVENTS));
             }
-            if c.zone != 0 {
-                out.push_str(&format!(" --zone {}", c.zone));
+            match c.zone_dir {
+                Some(CtDir::Original) => out.push_str(&format!(" --zone-orig {}", c.zone)),
+                Some(CtDir::Reply) => out.push_str(&format!(" --zone-reply {}", c.zone)),
+                None if c.zone != 0 => out.push_str(&format!(" --zone {}", c.zone)),
+                None => {}
             }
             if let Some(tm) = &c.timeout {
                 out.push_str(" --timeout ");
@@ -149,6 +162,10 @@ mod tests {
         raw(
             "-A PREROUTING -j CT --zone 5",
             "-A PREROUTING -j CT --zone 5",
+        );
+        raw(
+            "-A PREROUTING -j CT --zone-orig 60921",
+            "-A PREROUTING -j CT --zone-orig 60921",
         );
         raw(
             "-A PREROUTING -j CT --ctevents new,related,destroy --expevents new",

@@ -1,8 +1,7 @@
 //! Kernel: net/netfilter/xt_hashlimit.c (revision 3); userspace libxt_hashlimit.c.
 //! One token bucket per hash key (the `--hashlimit-mode` fields under the masks).
 //! Packet rates are stored as the interval between packets in 1/1_000_000 s; byte
-//! rates (`Nb/s`, `Nkb/s`, `Nmb/s`) as bytes per second, rounded down to a multiple
-//! of 16 as iptables does. The entry expiry defaults to the rate's unit (1 s, 1 min,
+//! rates (`Nb/s`, `Nkb/s`, `Nmb/s`) as the kernel's cost per 16-byte credit. The entry expiry defaults to the rate's unit (1 s, 1 min,
 //! 1 h, 1 day) and prints only when it differs from the unit of the printed rate.
 //! With `--hashlimit-rate-match` the unit becomes the rate interval and the rate is
 //! counted per interval.
@@ -15,6 +14,8 @@ use palisade_model::matches::{hashlimit_mode as hm, HashlimitMatch};
 use palisade_model::{Family, Match};
 
 const SCALE: u64 = 1_000_000;
+/// Where `parse` parks the rate's unit (seconds) inside `avg` for `check`.
+const UNIT_SHIFT: u32 = 40;
 
 const OPTS: &[Opt] = &[
     opt(&["--hashlimit-upto", "--hashlimit"], 1, false),
@@ -101,12 +102,12 @@ fn parse(
                 let v: u64 = n
                     .parse()
                     .map_err(|_| bad(t, format!("bad rate `{}`", t.text), "N/sec or Nkb/s"))?;
-                let bytes = (v * mult) >> 4 << 4;
+                let bytes = v.saturating_mul(mult).min(u64::from(u32::MAX));
                 if bytes == 0 {
                     return Err(bad(t, "rate too small", "at least 16b/s"));
                 }
                 h.mode |= hm::BYTES;
-                h.avg = bytes;
+                h.avg = bytes_to_cost(bytes);
                 if seen & (1 << 8) == 0 {
                     h.expire = 1000;
                 }
@@ -122,7 +123,9 @@ fn parse(
                 if avg == 0 {
                     return Err(bad(t, "rate too fast", "a slower rate"));
                 }
-                h.avg = avg;
+                // The written unit rides in the top bits until `check` (which always
+                // runs before the match leaves the parser) needs it for rate-match.
+                h.avg = avg | (mult << UNIT_SHIFT);
                 h.burst = if seen & 0b100 == 0 { 5 } else { h.burst };
                 // Remember the written unit for the defaults applied in `check`.
                 if seen & (1 << 8) == 0 {
@@ -190,16 +193,17 @@ fn check(m: &mut Match, seen: u64, _: &Ctx) -> Result<(), String> {
     if seen & (1 << 4) == 0 {
         return Err("hashlimit: option \"--hashlimit-name\" must be specified".into());
     }
+    let unit = (h.avg >> UNIT_SHIFT).max(1);
+    h.avg &= (1 << UNIT_SHIFT) - 1;
     if h.mode & hm::BYTES != 0 {
-        if h.burst != 0 && h.burst < h.avg {
-            return Err(format!("burst cannot be smaller than {}b", h.avg));
+        let rate = cost_to_bytes(h.avg);
+        if h.burst != 0 && h.burst < rate {
+            return Err(format!("burst cannot be smaller than {rate}b"));
         }
     } else if h.mode & hm::RATE_MATCH != 0 {
         // The rate is counted per interval: N per unit becomes N per `interval`
-        // seconds, the interval defaulting to the unit the rate was written in.
-        if seen & (1 << 12) == 0 {
-            h.avg = (h.avg / u64::from(h.interval).max(1)).max(1);
-        }
+        // seconds (printed as N/sec), the interval defaulting to the unit.
+        h.avg = (h.avg / unit).max(1);
     } else {
         // Without rate-match the interval is unused and not kept.
         h.interval = 1;
@@ -207,14 +211,30 @@ fn check(m: &mut Match, seen: u64, _: &Ctx) -> Result<(), String> {
     Ok(())
 }
 
-fn fmt_bytes(b: u64) -> String {
-    if b.is_multiple_of(1 << 20) {
-        format!("{}mb/s", b >> 20)
-    } else if b.is_multiple_of(1 << 10) {
-        format!("{}kb/s", b >> 10)
-    } else {
-        format!("{b}b/s")
+/// Byte rates are stored as the kernel's cost per 16-byte unit (libxt_hashlimit.c
+/// `bytes_to_cost`), which is why 1000b/s reads back as 992b/s.
+fn bytes_to_cost(bytes: u64) -> u64 {
+    let r = (bytes >> 4).min(u64::from(u32::MAX) - 1);
+    u64::from(u32::MAX) / (r + 1)
+}
+
+fn cost_to_bytes(cost: u64) -> u64 {
+    let r = u64::from(u32::MAX)
+        .checked_div(cost)
+        .unwrap_or(u64::from(u32::MAX));
+    r.saturating_sub(1) << 4
+}
+
+/// Prints a byte rate in the largest unit whose rounding keeps the same cost
+/// (libxt_hashlimit.c `print_bytes`).
+fn fmt_bytes_cost(cost: u64) -> String {
+    let r = cost_to_bytes(cost);
+    for (name, thresh) in [("m", 1u64 << 20), ("k", 1 << 10)] {
+        if r >= thresh && bytes_to_cost(r & !(thresh - 1)) == cost {
+            return format!("{}{name}b/s", r / thresh);
+        }
     }
+    format!("{r}b/s")
 }
 
 /// Seconds of the unit `fmt_rate` picks for a packet interval.
@@ -238,7 +258,7 @@ pub(crate) fn save(h: &HashlimitMatch, fam: Family, out: &mut String) {
     let bytes = h.mode & hm::BYTES != 0;
     let rate_match = h.mode & hm::RATE_MATCH != 0;
     let default_expire = if bytes {
-        out.push_str(&fmt_bytes(h.avg));
+        out.push_str(&fmt_bytes_cost(h.avg));
         1000
     } else {
         out.push_str(&fmt_rate(h.avg, SCALE));
@@ -247,10 +267,8 @@ pub(crate) fn save(h: &HashlimitMatch, fam: Family, out: &mut String) {
     if !bytes {
         out.push_str(&format!(" --hashlimit-burst {}", h.burst));
     } else if h.burst != 0 {
-        out.push_str(&format!(
-            " --hashlimit-burst {}",
-            fmt_bytes(h.burst).trim_end_matches("/s")
-        ));
+        // Not observed on the kernel yet: printed as a plain byte count.
+        out.push_str(&format!(" --hashlimit-burst {}", h.burst));
     }
     let modes: Vec<&str> = MODES
         .iter()
@@ -284,13 +302,39 @@ pub(crate) fn save(h: &HashlimitMatch, fam: Family, out: &mut String) {
     }
     if rate_match {
         out.push_str(" --hashlimit-rate-match");
-        out.push_str(&format!(" --hashlimit-rate-interval {}", h.interval));
+        if h.interval != 1 {
+            out.push_str(&format!(" --hashlimit-rate-interval {}", h.interval));
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::testutil::{rt4, rt6};
+
+    #[test]
+    fn byte_rates_go_through_cost() {
+        rt6(
+            "-A OUTPUT -m hashlimit --hashlimit-upto 655mb/s --hashlimit-name hl10",
+            "-A OUTPUT -m hashlimit --hashlimit-upto 655mb/s --hashlimit-name hl10",
+        );
+        rt4(
+            "-A INPUT -m hashlimit --hashlimit-upto 1000b/s --hashlimit-name a",
+            "-A INPUT -m hashlimit --hashlimit-upto 992b/s --hashlimit-name a",
+        );
+        rt4(
+            "-A INPUT -m hashlimit --hashlimit-upto 2mb/s --hashlimit-name a",
+            "-A INPUT -m hashlimit --hashlimit-upto 2mb/s --hashlimit-name a",
+        );
+    }
+
+    #[test]
+    fn rate_match_counts_per_interval() {
+        rt6(
+            "-A INPUT -m hashlimit --hashlimit-above 607/day --hashlimit-name hl28 --hashlimit-htable-expire 3644 --hashlimit-rate-interval 46 --hashlimit-rate-match",
+            "-A INPUT -m hashlimit --hashlimit-above 607/sec --hashlimit-burst 5 --hashlimit-name hl28 --hashlimit-htable-expire 3644 --hashlimit-rate-match --hashlimit-rate-interval 46",
+        );
+    }
 
     #[test]
     fn kernel_observed() {

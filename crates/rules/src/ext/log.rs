@@ -22,10 +22,8 @@ const LEVELS: &[(&str, u8)] = &[
     ("panic", 0),
     ("alert", 1),
     ("crit", 2),
-    ("err", 3),
     ("error", 3),
     ("warning", 4),
-    ("warn", 4),
     ("notice", 5),
     ("info", 6),
     ("debug", 7),
@@ -68,13 +66,6 @@ fn parse(t: &mut Target, o: usize, _: bool, args: &[Tok], _: &Ctx, _: u64) -> Re
         }
         1 => {
             let a = &args[0];
-            if a.text.len() > 29 {
-                return Err(bad(
-                    a,
-                    "maximum prefix length is 29 characters",
-                    "a prefix of at most 29 characters",
-                ));
-            }
             if a.text.is_empty() {
                 return Err(bad(
                     a,
@@ -82,7 +73,8 @@ fn parse(t: &mut Target, o: usize, _: bool, args: &[Tok], _: &Ctx, _: u64) -> Re
                     "a non-empty prefix",
                 ));
             }
-            l.prefix = a.text.clone();
+            // Longer prefixes are cut to 29 bytes, as iptables does.
+            l.prefix = super::truncate(&a.text, 29);
         }
         2 => l.flags |= log_flags::TCPSEQ,
         3 => l.flags |= log_flags::TCPOPT,
@@ -131,10 +123,12 @@ mod tests {
             "-A INPUT -j LOG --log-level 7",
         );
         rt4("-A INPUT -j LOG --log-level warning", "-A INPUT -j LOG");
-        assert!(
-            err4("-A INPUT -j LOG --log-prefix 012345678901234567890123456789")
-                .message
-                .contains("29")
+        rt4(
+            "-A INPUT -j LOG --log-prefix 0123456789012345678901234567890123456789",
+            "-A INPUT -j LOG --log-prefix 01234567890123456789012345678",
         );
+        assert!(err4("-A INPUT -j LOG --log-level err")
+            .message
+            .contains("err"));
     }
 }

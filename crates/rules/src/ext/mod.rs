@@ -4,6 +4,7 @@
 //! final check once the rule is complete (defaults, required options, conflicts) and
 //! prints its options in its own fixed order.
 
+use palisade_model::matches::PortRange;
 use palisade_model::{AddrMask, Family, Match, Target};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -369,6 +370,27 @@ pub(crate) fn port_range(
     Ok(palisade_model::matches::PortRange { min: lo, max: hi })
 }
 
+/// An inverted port range starting at 0 is stored by nf_tables-backed iptables
+/// as the complementary range (`! --dport 0:1024` reads back as `--dport 1025:65535`),
+/// so it is normalised the same way at parse time.
+pub(crate) fn normalise_inverted(r: PortRange, invert: bool) -> (PortRange, bool) {
+    if !invert || r.is_any() {
+        return (r, invert);
+    }
+    // Only a real range starting at 0 is rewritten (`lte` inverted to `gt`); a
+    // single port 0 and ranges ending at 65535 stay inverted.
+    if r.min == 0 && r.max > 0 && r.max < 65535 {
+        return (
+            PortRange {
+                min: r.max + 1,
+                max: 65535,
+            },
+            false,
+        );
+    }
+    (r, invert)
+}
+
 /// Prints a port range as `a` or `a:b`.
 pub(crate) fn fmt_ports(p: &palisade_model::matches::PortRange) -> String {
     if p.min == p.max {
@@ -402,6 +424,16 @@ pub(crate) fn save_string(s: &str, out: &mut String) {
         out.push(c);
     }
     out.push('"');
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary (iptables silently
+/// truncates over-long comments and log prefixes).
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or("").to_string()
 }
 
 /// A protocol that carries ports (the ones iptables' multiport/NAT port checks allow).

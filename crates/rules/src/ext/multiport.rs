@@ -69,16 +69,8 @@ fn parse(
         let e = |msg: String| bad(t, msg, "a comma list of PORT or FIRST:LAST");
         let r = match part.split_once(':') {
             Some((a, b)) => {
-                let lo = if a.is_empty() {
-                    0
-                } else {
-                    super::port(a, ctx.proto).map_err(e)?
-                };
-                let hi = if b.is_empty() {
-                    65535
-                } else {
-                    super::port(b, ctx.proto).map_err(e)?
-                };
+                let lo = super::port(a, ctx.proto).map_err(e)?;
+                let hi = super::port(b, ctx.proto).map_err(e)?;
                 if lo > hi {
                     return Err(e(format!("invalid port range `{part}`")));
                 }

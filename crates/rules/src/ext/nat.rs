@@ -22,10 +22,12 @@ const SNAT_OPTS: &[Opt] = &[
     opt(&["--random-fully"], 0, false),
     opt(&["--persistent"], 0, false),
 ];
+// DNAT has no `--random-fully` (libxt_DNAT.c); the empty slot keeps the option
+// indices equal to SNAT's.
 const DNAT_OPTS: &[Opt] = &[
     opt(&["--to-destination", "--to"], 1, false),
     opt(&["--random"], 0, false),
-    opt(&["--random-fully"], 0, false),
+    opt(&[], 0, false),
     opt(&["--persistent"], 0, false),
 ];
 const NETMAP_OPTS: &[Opt] = &[opt(&["--to"], 1, false)];

@@ -1,7 +1,7 @@
 //! Kernel: net/netfilter/xt_NFLOG.c; userspace libxt_NFLOG.c. Sends the packet to a
 //! netlink log group and continues. `--nflog-range` is obsolete and ignored.
 
-use super::{bad, opt, uint, Ctx, Opt, TargetExt};
+use super::{opt, uint, Ctx, Opt, TargetExt};
 use crate::diag::LineErr;
 use crate::lex::Tok;
 use palisade_model::targets::NflogTarget;
@@ -37,14 +37,7 @@ fn parse(t: &mut Target, o: usize, _: bool, args: &[Tok], _: &Ctx, _: u64) -> Re
     match o {
         0 => n.group = uint(a, 65535, "group")? as u16,
         1 => {
-            if a.text.len() > 63 {
-                return Err(bad(
-                    a,
-                    "maximum prefix length is 63 characters",
-                    "a shorter prefix",
-                ));
-            }
-            n.prefix = a.text.clone();
+            n.prefix = super::truncate(&a.text, 63);
         }
         2 => {
             uint(a, u32::MAX as u64, "range")?;

@@ -89,7 +89,7 @@ fn parse(
         4 => r.seconds = uint(&args[0], u32::MAX as u64, "seconds")? as u32,
         5 => r.reap = true,
         6 => {
-            let v = uint(&args[0], 255, "hitcount")?;
+            let v = uint(&args[0], 65535, "hitcount")?;
             r.hitcount = v as u32;
         }
         7 => r.rttl = true,

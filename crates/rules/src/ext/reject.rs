@@ -78,7 +78,7 @@ const V6: &[(&str, &str, RejectWith)] = &[
         "reject-route",
         RejectWith::Icmp6RejectRoute,
     ),
-    ("tcp-reset", "tcp-rst", RejectWith::TcpReset),
+    ("tcp-reset", "tcp-reset", RejectWith::TcpReset),
 ];
 
 fn check(t: &mut Target, _: u64, ctx: &Ctx) -> Result<(), String> {

@@ -24,13 +24,28 @@ pub(crate) static EXT: MatchExt = MatchExt {
     opts: OPTS,
     init: |_| Match::Tcp(TcpMatch::default()),
     parse,
-    check: |_, seen, _| {
-        if seen & 0b1100 == 0b1100 {
-            return Err("`--syn` and `--tcp-flags` cannot be combined".into());
-        }
-        Ok(())
-    },
+    check,
 };
+
+/// Without `--tcp-option`, nf_tables-backed iptables translates the match into native
+/// expressions and reads them back: an inverted port range starting at 0 comes back
+/// as its complement, and a zero flag mask vanishes. With `--tcp-option` the match
+/// stays an xtables one and prints as written.
+fn check(m: &mut Match, seen: u64, _: &Ctx) -> Result<(), String> {
+    if seen & 0b1100 == 0b1100 {
+        return Err("`--syn` and `--tcp-flags` cannot be combined".into());
+    }
+    let Match::Tcp(t) = m else { return Ok(()) };
+    if t.option == 0 && !t.inv_option {
+        (t.sport, t.inv_sport) = super::normalise_inverted(t.sport, t.inv_sport);
+        (t.dport, t.inv_dport) = super::normalise_inverted(t.dport, t.inv_dport);
+        if t.flg_mask == 0 {
+            t.flg_cmp = 0;
+            t.inv_flags = false;
+        }
+    }
+    Ok(())
+}
 
 fn parse(
     m: &mut Match,
@@ -120,6 +135,30 @@ mod tests {
 
     #[test]
     fn kernel_observed() {
+        rt4(
+            "-A INPUT -p tcp ! --dport 0:1024 ! --tcp-option 133",
+            "-A INPUT -p tcp -m tcp ! --dport 0:1024 ! --tcp-option 133",
+        );
+        rt4(
+            "-A INPUT -p tcp ! --dport 0:1024",
+            "-A INPUT -p tcp -m tcp --dport 1025:65535",
+        );
+        rt4(
+            "-A INPUT -p tcp --tcp-option 68 ! --tcp-flags NONE PSH",
+            "-A INPUT -p tcp -m tcp --tcp-option 68 ! --tcp-flags NONE PSH",
+        );
+        rt4(
+            "-A INPUT -p tcp --sport 1 ! --tcp-flags NONE NONE",
+            "-A INPUT -p tcp -m tcp --sport 1",
+        );
+        rt4(
+            "-A INPUT -p tcp --sport 25454 ! --dport 1024:65535",
+            "-A INPUT -p tcp -m tcp --sport 25454 ! --dport 1024:65535",
+        );
+        rt4(
+            "-A INPUT -p tcp ! --sport 0 --dport 0:1024",
+            "-A INPUT -p tcp -m tcp ! --sport 0 --dport 0:1024",
+        );
         rt4(
             "-A INPUT -p tcp ! --syn",
             "-A INPUT -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN",

@@ -30,13 +30,11 @@ fn parse(
     _: u64,
 ) -> Result<(), LineErr> {
     let Match::Udp(u) = m else { return Ok(()) };
-    let r = port_range(&args[0], 17)?;
+    let r = super::normalise_inverted(port_range(&args[0], 17)?, invert);
     if o == 0 {
-        u.sport = r;
-        u.inv_sport = invert;
+        (u.sport, u.inv_sport) = r;
     } else {
-        u.dport = r;
-        u.inv_dport = invert;
+        (u.dport, u.inv_dport) = r;
     }
     Ok(())
 }
@@ -60,6 +58,10 @@ mod tests {
 
     #[test]
     fn kernel_observed() {
+        rt4(
+            "-A INPUT -p udp ! --dport 0:1024",
+            "-A INPUT -p udp -m udp --dport 1025:65535",
+        );
         rt4(
             "-A UDP -p udp ! --sport 10:20 --dport :30 -j ACCEPT",
             "-A UDP -p udp -m udp ! --sport 10:20 --dport 0:30 -j ACCEPT",
