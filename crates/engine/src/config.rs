@@ -29,7 +29,7 @@ pub struct EngineConfig {
     pub icmp_msgs_per_sec: u32,
     /// `net.ipv4.icmp_msgs_burst` (50).
     pub icmp_msgs_burst: u32,
-    /// `net.ipv6.icmp.ratelimit` in ms (1000).
+    /// `net.ipv6.icmp.ratelimit` in ms (100 on current kernels).
     pub icmpv6_ratelimit_ms: u32,
     /// `net.ipv4.conf.{all,IFACE}.rp_filter`: 0 off, 1 strict, 2 loose (the
     /// kernel uses the maximum of `all` and the interface's value).
@@ -52,7 +52,7 @@ impl Default for EngineConfig {
             icmp_ratemask: 6168,
             icmp_msgs_per_sec: 1000,
             icmp_msgs_burst: 50,
-            icmpv6_ratelimit_ms: 1000,
+            icmpv6_ratelimit_ms: 100,
             rp_filter: 0,
             rp_filter_iface: Vec::new(),
             forwarding_v4: None,

@@ -9,8 +9,10 @@
 //!   after at least HZ/50 jiffies), capped at `icmp_msgs_burst` (v4 only here);
 //! - a per-destination bucket (the inet_peer): tokens are jiffies, capped at
 //!   6 × timeout (`XRLIM_BURST_FACTOR`), each message costs `timeout`; a new
-//!   peer starts as if last used 60 s ago, so it gets the full burst. For
-//!   IPv6 the timeout shrinks with the route's prefix: `>> ((128 - plen) >> 5)`.
+//!   peer starts as if last used 60 s ago, so it gets the full burst. (IPv6
+//!   used to shrink the timeout with the route's prefix; kernels whose
+//!   `net.ipv6.icmp.ratelimit` defaults to 100 ms dropped that scaling, and
+//!   so do we.)
 //!
 //! The kernel's global bucket has a small random cost component in recent
 //! versions; we use the deterministic cost 1.
@@ -100,24 +102,18 @@ impl IcmpRate {
         ok
     }
 
-    /// Whether an ICMPv6 error to `dst` (reached by a route of `plen`) may be sent.
+    /// Whether an ICMPv6 error to `dst` may be sent.
     pub(crate) fn allow_v6(
         &mut self,
         cfg: &crate::EngineConfig,
         dst: IpAddr,
-        plen: u8,
         out_loopback: bool,
         now: u64,
     ) -> bool {
         if !self.global_check(cfg.icmp_msgs_per_sec, cfg.icmp_msgs_burst, now) {
             return false;
         }
-        let shift = if plen < 128 {
-            u32::from(128 - plen) >> 5
-        } else {
-            0
-        };
-        let ok = out_loopback || self.peer_allow(dst, cfg.icmpv6_ratelimit_ms, shift, now);
+        let ok = out_loopback || self.peer_allow(dst, cfg.icmpv6_ratelimit_ms, 0, now);
         if ok {
             self.global_consume();
         }

@@ -561,6 +561,12 @@ impl<'e> Ctx<'e> {
         if !world.forwarding(meta.family) {
             done!(End::Dropped(DropReason::NotForwarding), "");
         }
+        // ip6_forward: link-local traffic never leaves its link.
+        if crate::host::is_v6_link_local(pkt.meta.src)
+            || crate::host::is_v6_link_local(pkt.meta.dst)
+        {
+            done!(End::Dropped(DropReason::Martian), "");
+        }
         let Some(route) = world.fib.lookup(pkt.meta.dst) else {
             done!(End::Dropped(DropReason::NoRoute), "");
         };
@@ -995,8 +1001,7 @@ impl Engine {
             }
             (Some((t, code)), Family::V6) => {
                 let Some(IpAddr::V6(s)) = src else { return };
-                let plen = back.map(|r| r.prefix).unwrap_or(0);
-                if !self.icmp.allow_v6(&world.cfg, meta.src, plen, back_lo, now) {
+                if !self.icmp.allow_v6(&world.cfg, meta.src, back_lo, now) {
                     return;
                 }
                 emit::icmp6_error_with(orig, meta, t, code, s, &opts)

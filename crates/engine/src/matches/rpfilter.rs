@@ -24,6 +24,14 @@ pub(crate) fn mt(info: &RpfilterMatch, pkt: &Pkt, fib: &Fib, iif_loopback: bool)
             return !info.invert;
         }
     }
+    if let IpAddr::V6(s) = pkt.meta.src {
+        // ip6t_rpfilter: an unspecified source is not routable (the forward
+        // path drops it); a link-local source is looked up on the input
+        // interface only, where its fe80::/64 route lives.
+        if s.is_unspecified() || crate::host::is_v6_link_local(pkt.meta.src) {
+            return !info.invert;
+        }
+    }
     let ok = match fib.lookup(pkt.meta.src) {
         None => false,
         Some(r) => {
