@@ -37,6 +37,8 @@ enum Command {
     /// Print a ruleset exactly as iptables-save / ip6tables-save would.
     #[command(alias = "save")]
     Fmt(cmd::fmt::Args),
+    /// Run a capture through the engine and print the counters the kernel would print.
+    Replay(cmd::replay::Args),
     /// List the built-in profiles.
     Profiles,
 }
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(a) => cmd::check::run(a),
         Command::Fmt(a) => cmd::fmt::run(a),
+        Command::Replay(a) => cmd::replay::run(a),
         Command::Profiles => {
             for name in palisade_rules::profiles::NAMES {
                 println!("{name}");

@@ -73,6 +73,10 @@ pub struct CtConfig {
     pub icmpv6: Nanos,
     /// `nf_conntrack_generic_timeout`, 600 s.
     pub generic: Nanos,
+    /// `nf_conntrack_gre_timeout`: unreplied GRE, 30 s.
+    pub gre: Nanos,
+    /// `nf_conntrack_gre_timeout_stream`: replied GRE, 180 s.
+    pub gre_stream: Nanos,
     /// `nf_conntrack_max`: entries allowed (0 = unlimited, as in the kernel).
     pub max: u32,
     /// `nf_conntrack_buckets`: only shapes early-drop's neighbourhood here.
@@ -99,6 +103,8 @@ impl Default for CtConfig {
             icmp: 30 * SEC,
             icmpv6: 30 * SEC,
             generic: 600 * SEC,
+            gre: 30 * SEC,
+            gre_stream: 180 * SEC,
             max: 262_144,
             buckets: 262_144,
             tcp_loose: true,
@@ -165,6 +171,8 @@ impl CtConfig {
             "nf_conntrack_icmp_timeout" => self.icmp = secs()?,
             "nf_conntrack_icmpv6_timeout" => self.icmpv6 = secs()?,
             "nf_conntrack_generic_timeout" => self.generic = secs()?,
+            "nf_conntrack_gre_timeout" => self.gre = secs()?,
+            "nf_conntrack_gre_timeout_stream" => self.gre_stream = secs()?,
             "nf_conntrack_max" => self.max = u32::try_from(num()?).map_err(|_| bad())?,
             "nf_conntrack_buckets" => {
                 self.buckets = u32::try_from(num()?)

@@ -191,11 +191,9 @@ impl HostSpec {
             .collect()
     }
 
-    /// The engine's view of this host (feature `engine`: on once
-    /// `palisade_engine::host` is committed; TODO(lead): make it default). Connected routes are not listed: the
+    /// The engine's view of this host. Connected routes are not listed: the
     /// engine derives them from the addresses; `kind`ed routes other than
     /// unicast are dropped (the engine has no field for them yet).
-    #[cfg(feature = "engine")]
     pub fn to_engine_host(
         &self,
         forwarding_v4: bool,
@@ -338,7 +336,6 @@ mod tests {
         assert_eq!(h.routes.len(), 5);
     }
 
-    #[cfg(feature = "engine")]
     #[test]
     fn parses_routes_and_converts() {
         let mut h = HostSpec::from_addr_json(ADDR).unwrap();

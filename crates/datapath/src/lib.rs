@@ -2,9 +2,11 @@
 //! [`capture`] reads pcap/pcapng (Linux cooked v1/v2, Ethernet, raw IP),
 //! [`host`] reads the firewall host from `ip -j addr show` / `ip -j route
 //! show`, [`sysctl`] reads tunables, and [`replay`] decides which captured
-//! packets enter the engine and where.
+//! packets enter the engine and where; [`engine_replay`] runs it all through
+//! the engine.
 
 pub mod capture;
+pub mod engine_replay;
 pub mod host;
 pub mod replay;
 pub mod sysctl;

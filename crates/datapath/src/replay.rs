@@ -26,11 +26,9 @@
 //! OUTPUT counters cannot be reproduced from the capture (the recorded cases
 //! avoid OUTPUT drops for that reason).
 //!
-//! The engine is reached through [`ReplayEngine`], a four-method adapter, so
-//! this file does not depend on the engine's evolving API.
-//! TODO(lead): implement `ReplayEngine` for `palisade_engine::Engine` once
-//! `Engine::receive`/`send_local`/`Outcome` land (collect the Outcome's
-//! transmitted datagrams into `Emitted`).
+//! The engine is reached through [`ReplayEngine`], a small adapter, so this
+//! model is tested with a mock; [`crate::engine_replay`] implements it for
+//! `palisade_engine::Engine`.
 
 use std::collections::VecDeque;
 
@@ -50,10 +48,17 @@ pub struct Emitted {
 pub trait ReplayEngine {
     /// A datagram arriving on `iif`; push what the engine transmits as a
     /// result (forwarded packet, REJECT reply) onto `out`.
-    fn receive(&mut self, now_ns: u64, iif: &str, datagram: &[u8], out: &mut Vec<Emitted>);
-    /// A datagram the host's own stack sends; push what leaves onto `out`
-    /// (the packet itself when accepted, replies).
-    fn send_local(&mut self, now_ns: u64, datagram: &[u8], out: &mut Vec<Emitted>);
+    /// `p` is the captured record (link-layer details: source MAC, packet type).
+    fn receive(&mut self, iif: &str, p: &CapturedPacket<'_>, out: &mut Vec<Emitted>);
+    /// A datagram the host's own stack sends, seen leaving by `oif`; push what
+    /// leaves onto `out` (the packet itself when accepted, replies).
+    fn send_local(
+        &mut self,
+        now_ns: u64,
+        oif: Option<&str>,
+        datagram: &[u8],
+        out: &mut Vec<Emitted>,
+    );
 }
 
 /// Counts describing how the capture was consumed.
@@ -164,7 +169,7 @@ impl<'h, E: ReplayEngine> Replayer<'h, E> {
                 return;
             };
             self.summary.received += 1;
-            self.engine.receive(p.ts_ns, name, p.data, &mut self.out);
+            self.engine.receive(name, p, &mut self.out);
             self.take_out(p.ts_ns);
             return;
         }
@@ -176,7 +181,7 @@ impl<'h, E: ReplayEngine> Replayer<'h, E> {
             return;
         }
         self.summary.sent_local += 1;
-        self.engine.send_local(p.ts_ns, p.data, &mut self.out);
+        self.engine.send_local(p.ts_ns, oif, p.data, &mut self.out);
         // What send_local emits is the very packet we are looking at (plus
         // possibly replies): drop one copy equal to it so it does not wait
         // for a second capture record.
@@ -374,7 +379,8 @@ mod tests {
     }
 
     impl ReplayEngine for Mock {
-        fn receive(&mut self, _now: u64, iif: &str, d: &[u8], out: &mut Vec<Emitted>) {
+        fn receive(&mut self, iif: &str, p: &CapturedPacket<'_>, out: &mut Vec<Emitted>) {
+            let d = p.data;
             self.calls.push(format!("rx {iif} {}", d.len()));
             if iif == "eth0" {
                 let mut f = d.to_vec();
@@ -386,7 +392,7 @@ mod tests {
                 });
             }
         }
-        fn send_local(&mut self, _now: u64, d: &[u8], out: &mut Vec<Emitted>) {
+        fn send_local(&mut self, _now: u64, _oif: Option<&str>, d: &[u8], out: &mut Vec<Emitted>) {
             self.calls.push(format!("local {}", d.len()));
             out.push(Emitted {
                 oif: None,
@@ -508,10 +514,10 @@ mod tests {
         // send_local and every incoming one to receive.
         struct Nothing(usize, usize);
         impl ReplayEngine for Nothing {
-            fn receive(&mut self, _: u64, _: &str, _: &[u8], _: &mut Vec<Emitted>) {
+            fn receive(&mut self, _: &str, _: &CapturedPacket<'_>, _: &mut Vec<Emitted>) {
                 self.0 += 1;
             }
-            fn send_local(&mut self, _: u64, _: &[u8], _: &mut Vec<Emitted>) {
+            fn send_local(&mut self, _: u64, _: Option<&str>, _: &[u8], _: &mut Vec<Emitted>) {
                 self.1 += 1;
             }
         }

@@ -1,0 +1,135 @@
+//! `palisade replay` against the kernel as oracle (issue 4).
+//!
+//! Each case under tests/data/replay/<case>/ was recorded in throw-away
+//! namespaces (client — firewall — server): the firewall kernel's
+//! `iptables-save -c; ip6tables-save -c` after real traffic, and the
+//! `tcpdump -i any` capture of that traffic. Replaying the capture must print
+//! the same counters, byte for byte (the dates of the comment lines aside,
+//! which are passed with `--date`).
+//!
+//! As root, every case is also re-recorded live into a temporary directory
+//! and replayed, so drift on either side shows.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use palisade_testkit::replay_case::{committed_cases, normalise_save, record, save_date};
+
+fn replay(dir: &Path) -> (String, String) {
+    let expected = std::fs::read_to_string(dir.join("expected.save")).expect("expected.save");
+    let date = save_date(&expected).unwrap_or("DATE").to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("replay")
+        .arg("--host")
+        .arg(dir.join("host.json"))
+        .arg("--routes")
+        .arg(dir.join("routes.json"))
+        .arg("--rules")
+        .arg(dir.join("rules.v4"))
+        .arg("--rules6")
+        .arg(dir.join("rules.v6"))
+        .arg("--sysctl-file")
+        .arg(dir.join("sysctl.txt"))
+        .arg("--date")
+        .arg(&date)
+        .arg(dir.join("capture.pcap"))
+        .output()
+        .expect("run palisade replay");
+    assert!(
+        out.status.success(),
+        "{}: palisade replay failed: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (expected, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Compares and returns a readable diff of the lines that differ.
+fn diff(expected: &str, got: &str) -> Option<String> {
+    let (e, g) = (normalise_save(expected), normalise_save(got));
+    if e == g {
+        return None;
+    }
+    let el: Vec<&str> = e.lines().collect();
+    let gl: Vec<&str> = g.lines().collect();
+    let mut out = String::new();
+    for i in 0..el.len().max(gl.len()) {
+        let (a, b) = (el.get(i).copied(), gl.get(i).copied());
+        if a != b {
+            out.push_str(&format!(
+                "  line {}:\n    kernel:   {}\n    palisade: {}\n",
+                i + 1,
+                a.unwrap_or("<none>"),
+                b.unwrap_or("<none>")
+            ));
+        }
+    }
+    Some(out)
+}
+
+fn case(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/replay")
+        .join(name)
+}
+
+#[test]
+fn recorded_cases_replay_to_the_kernels_counters() {
+    let cases = committed_cases();
+    assert!(cases.len() >= 8, "recorded cases missing: {cases:?}");
+    let mut failures = String::new();
+    for dir in &cases {
+        let (expected, got) = replay(dir);
+        if let Some(d) = diff(&expected, &got) {
+            failures.push_str(&format!("{}:\n{d}", dir.display()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "replay differs from the kernel:\n{failures}"
+    );
+}
+
+fn live(name: &str) {
+    palisade_testkit::require_root_with!(
+        "ip",
+        "iptables-restore",
+        "ip6tables-restore",
+        "tcpdump",
+        "conntrack",
+        "nmap",
+        "nc",
+        "python3"
+    );
+    let out = std::env::temp_dir().join(format!("pal-live-{name}-{}", std::process::id()));
+    let r = record(&case(name), &out);
+    let result = r.map(|()| replay(&out));
+    let _ = std::fs::remove_dir_all(&out);
+    let (expected, got) = result.unwrap_or_else(|e| panic!("recording {name}: {e}"));
+    if let Some(d) = diff(&expected, &got) {
+        panic!("live case {name}: replay differs from the kernel:\n{d}");
+    }
+}
+
+macro_rules! live_cases {
+    ($($name:ident),*) => {$(
+        #[test]
+        fn $name() {
+            live(stringify!($name));
+        }
+    )*};
+}
+
+mod live {
+    use super::live;
+    live_cases!(
+        workstation,
+        arch,
+        portscan,
+        sshbrute,
+        client46,
+        ct_loose,
+        ct_strict,
+        ct_udp_icmp
+    );
+}
