@@ -357,6 +357,43 @@ fn pkttype_of(l2: Option<L2>, dst: IpAddr, fib: &Fib) -> PktType {
     }
 }
 
+/// IPv4 addresses `ip_route_input_slow` refuses on a non-loopback device
+/// (after PREROUTING): multicast, limited-broadcast or loopback sources, a
+/// zero source unless it is DHCP-style towards 255.255.255.255, loopback or
+/// zero destinations.
+fn martian_v4(src: IpAddr, dst: IpAddr) -> bool {
+    let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) else {
+        return false;
+    };
+    let bad_src = s.is_multicast() || s.is_broadcast() || s.is_loopback();
+    if d.is_broadcast() || (s.is_unspecified() && d.is_unspecified()) {
+        return bad_src;
+    }
+    if d.is_multicast() {
+        // ip_route_input_mc: a zero source only towards 224.0.0.0/24 (IGMP
+        // from a zero source is not distinguished here).
+        return bad_src || (s.is_unspecified() && d.octets()[..3] != [224, 0, 0]);
+    }
+    s.is_multicast()
+        || s.is_broadcast()
+        || s.is_loopback()
+        || s.is_unspecified()
+        || d.is_loopback()
+        || d.is_unspecified()
+}
+
+/// IPv6 packets `ip6_rcv_core` drops on a non-loopback device, before any
+/// hook: a multicast source, `::1` at either end, interface-local multicast.
+fn martian_v6(src: IpAddr, dst: IpAddr) -> bool {
+    let (IpAddr::V6(s), IpAddr::V6(d)) = (src, dst) else {
+        return false;
+    };
+    s.is_multicast()
+        || s.is_loopback()
+        || d.is_loopback()
+        || (d.is_multicast() && d.segments()[0] & 0x000f == 1)
+}
+
 /// Decrements TTL / hop limit in place (`ip_decrease_ttl`, RFC 1624 update).
 fn decrease_ttl(data: &mut [u8], family: Family) {
     match family {
@@ -527,7 +564,10 @@ impl<'e> Ctx<'e> {
         }
         run!(&[TableId::Mangle, TableId::Nat]);
 
-        // Routing decision.
+        // Routing decision (ip_route_input_slow): martians first.
+        if !world.is_loopback(iif) && martian_v4(pkt.meta.src, pkt.meta.dst) {
+            done!(End::Dropped(DropReason::Martian), "");
+        }
         let dst_type = world.fib.addr_type(pkt.meta.dst, None);
         let local = matches!(
             dst_type,
@@ -835,8 +875,13 @@ impl Engine {
                 return;
             }
         };
-        if !self.world.iface(iif).is_some_and(|i| i.up) {
+        let Some(dev) = self.world.iface(iif).filter(|i| i.up) else {
             out.verdict = Verdict::Drop(DropReason::NoDevice);
+            return;
+        };
+        // ip6_rcv_core drops these before PREROUTING.
+        if !dev.loopback && martian_v6(meta.src, meta.dst) {
+            out.verdict = Verdict::Drop(DropReason::Martian);
             return;
         }
         out.packet.extend_from_slice(meta.ip_bytes(datagram));

@@ -655,3 +655,33 @@ fn ttl_expiry_sends_time_exceeded_through_output() {
         vec![(1, 20 + 8 + 29)]
     );
 }
+
+#[test]
+fn martians_are_dropped_after_prerouting() {
+    let mut rs = Ruleset::new(Family::V4);
+    rs.table_mut(TableId::Raw)
+        .chain_mut("PREROUTING")
+        .unwrap()
+        .rules = vec![rule(IpFilter::default(), vec![], Target::None)];
+    let mut e = Engine::new(
+        &rs,
+        &Ruleset::new(Family::V6),
+        host(false),
+        EngineConfig::default(),
+    )
+    .unwrap();
+    let mut out = Outcome::new();
+    e.receive(SEC, "eth0", &udp([127, 0, 0, 1], ME, 1, 2, b""), &mut out);
+    assert_eq!(out.verdict, Verdict::Drop(DropReason::Martian));
+    // DHCP-style broadcast from 0.0.0.0 is fine.
+    e.receive(
+        SEC,
+        "eth0",
+        &udp([0, 0, 0, 0], [255, 255, 255, 255], 68, 67, b""),
+        &mut out,
+    );
+    assert_eq!(out.verdict, Verdict::Accept);
+    assert!(out.delivered_local);
+    let (raw, _) = counters(&e, TableId::Raw, "PREROUTING");
+    assert_eq!(raw[0].0, 2);
+}
