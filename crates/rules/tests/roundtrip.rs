@@ -102,21 +102,66 @@ fn canonical_files_are_fixed_points() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// Splits a dump into its tables: (header lines `*t` and `:chain`, rule lines).
+/// Whether a restore line ends inside a double-quoted word: iptables-save then
+/// printed a string holding a newline, and the next line continues the same rule.
+fn ends_in_open_quote(line: &str) -> bool {
+    let mut open = false;
+    let mut escaped = false;
+    for ch in line.chars() {
+        if open {
+            if escaped {
+                escaped = false;
+            } else if ch == '\\' {
+                escaped = true;
+            } else if ch == '"' {
+                open = false;
+            }
+        } else if ch == '"' {
+            open = true;
+        }
+    }
+    open
+}
+
+/// Splits a dump into its tables: (header lines `*t` and `:chain`, rules). A rule is
+/// its `-A` line plus any continuation lines of a quoted string holding a newline,
+/// joined with `\n`, so a subset keeps or drops them together.
 fn tables(text: &str) -> Vec<(Vec<String>, Vec<String>)> {
     let mut out: Vec<(Vec<String>, Vec<String>)> = Vec::new();
+    let mut continued = false;
     for l in text.lines() {
+        if continued {
+            if let Some(r) = out.last_mut().and_then(|t| t.1.last_mut()) {
+                r.push('\n');
+                r.push_str(l);
+                continued = ends_in_open_quote(r);
+                continue;
+            }
+        }
+        continued = false;
         if l.starts_with('*') {
             out.push((vec![l.to_string()], Vec::new()));
         } else if let Some(t) = out.last_mut() {
             if l.starts_with("-A ") {
                 t.1.push(l.to_string());
+                continued = ends_in_open_quote(l);
             } else if l != "COMMIT" {
                 t.0.push(l.to_string());
             }
         }
     }
     out
+}
+
+#[test]
+fn rule_split_keeps_continuation_lines() {
+    let t = tables("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"a\n\"\n-A INPUT -j DROP\nCOMMIT\n");
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].0, ["*filter", ":INPUT ACCEPT [0:0]"]);
+    assert_eq!(
+        t[0].1,
+        ["-A INPUT -m comment --comment \"a\n\"", "-A INPUT -j DROP"]
+    );
 }
 
 proptest! {
