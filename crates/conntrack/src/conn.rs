@@ -5,7 +5,7 @@
 use palisade_model::Family;
 
 use crate::tcp::{Seen, TcpConn, TcpState};
-use crate::tuple::Tuple;
+use crate::tuple::{hash_words, rest_word, Tuple};
 use crate::Nanos;
 
 /// `enum ip_conntrack_info` as the ruleset sees it, plus the two "no entry"
@@ -384,6 +384,25 @@ impl Entry {
             proto,
             family,
             zone,
+        }
+    }
+
+    /// The hash words of direction `dir`'s tuple (as [`Tuple`] makes them).
+    #[inline]
+    pub(crate) fn words(&self, dir: usize) -> [u64; 5] {
+        let d = dir & 1;
+        let (sport, dport) = (self.ports[2 * d], self.ports[2 * d + 1]);
+        match &self.key {
+            Key::V4 { proto, zone, a, .. } => hash_words(
+                &v4_16(a[2 * d]),
+                &v4_16(a[2 * d + 1]),
+                rest_word(sport, dport, *proto, Family::V4, *zone),
+            ),
+            Key::V6 { proto, zone, a, .. } => hash_words(
+                &a[2 * d],
+                &a[2 * d + 1],
+                rest_word(sport, dport, *proto, Family::V6, *zone),
+            ),
         }
     }
 

@@ -577,6 +577,22 @@ fn ipv6_entry_keeps_full_addresses() {
     let mut e = Entry::new(&o, &r, 7, None);
     assert_eq!((e.orig(), e.reply()), (o, r));
     assert!(e.tuple_eq(0, &o) && e.tuple_eq(1, &r) && !e.tuple_eq(0, &r));
+    // The table rehashes from entries: their words must be the tuples'.
+    assert_eq!((e.words(0), e.words(1)), (o.words(), r.words()));
+    let o4 = Tuple::from_parts(
+        palisade_model::Family::V4,
+        A.into(),
+        B.into(),
+        6,
+        &[0, 1, 0, 2],
+        9,
+    );
+    let o4 = o4.unwrap();
+    let e4 = Entry::new(&o4, &o4.invert().unwrap(), 0, None);
+    assert_eq!(
+        (e4.words(0), e4.words(1)),
+        (o4.words(), o4.invert().unwrap().words())
+    );
     let mut nat = r;
     nat.dport = 999;
     assert!(e.set_reply(&nat));

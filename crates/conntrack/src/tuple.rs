@@ -50,7 +50,48 @@ fn to_ip(b: &[u8; 16], family: Family) -> IpAddr {
     }
 }
 
+/// The words a tuple hashes as: both addresses as 64-bit halves, then
+/// ports, protocol, family and zone packed into one word. [`crate::Entry`]
+/// produces the same words from its compact storage, so the table can
+/// rehash without rebuilding tuples.
+#[inline]
+pub(crate) fn hash_words(src: &[u8; 16], dst: &[u8; 16], rest: u64) -> [u64; 5] {
+    let h = |b: &[u8; 16], i: usize| {
+        u64::from_le_bytes([
+            b[i],
+            b[i + 1],
+            b[i + 2],
+            b[i + 3],
+            b[i + 4],
+            b[i + 5],
+            b[i + 6],
+            b[i + 7],
+        ])
+    };
+    [h(src, 0), h(src, 8), h(dst, 0), h(dst, 8), rest]
+}
+
+/// The last hash word: ports, protocol, family, zone.
+#[inline]
+pub(crate) fn rest_word(sport: u16, dport: u16, proto: u8, family: Family, zone: u16) -> u64 {
+    u64::from(sport) << 48
+        | u64::from(dport) << 32
+        | u64::from(proto) << 24
+        | u64::from(family == Family::V6) << 16
+        | u64::from(zone)
+}
+
 impl Tuple {
+    /// The words the connection table hashes.
+    #[inline]
+    pub(crate) fn words(&self) -> [u64; 5] {
+        hash_words(
+            &self.src,
+            &self.dst,
+            rest_word(self.sport, self.dport, self.proto, self.family, self.zone),
+        )
+    }
+
     /// Source address.
     pub fn src_ip(&self) -> IpAddr {
         to_ip(&self.src, self.family)
