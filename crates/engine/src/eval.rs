@@ -198,6 +198,11 @@ pub(crate) fn do_table(
     sinks.stack.clear();
     let mut i = entry as usize;
     loop {
+        if use_skip {
+            if let Some(run) = t.run_of.get(i).and_then(|&r| t.runs.get(r as usize)) {
+                i = run.next(i, pkt.meta.src, pkt.meta.dst);
+            }
+        }
         let Some(e) = t.entries.get_mut(i) else {
             // Unreachable with a validated table; fail closed.
             return TableVerdict::Drop(DropReason::Rule { hook, table });

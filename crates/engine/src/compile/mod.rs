@@ -11,6 +11,7 @@
 //! and the per-extension checks (`-m tcp` needs `-p tcp`, REJECT tcp-reset
 //! needs `-p tcp`, TCPMSS needs a SYN match).
 
+pub(crate) mod runs;
 pub(crate) mod skip;
 
 use palisade_model::targets::{RejectWith, TcpmssTarget};
@@ -493,9 +494,12 @@ fn compile_table(
         });
     }
     skip::calc(&mut entries);
+    let (runs, run_of) = runs::calc(&entries);
     Ok(Table {
         id: mt.id,
         entries,
+        runs,
+        run_of,
         entry,
         underflow,
         stack_size: chains.len(),

@@ -162,7 +162,32 @@ mod tests {
             };
             Rule::new(ip, matches, target)
         };
-        let input: Vec<Rule> = (0..10_000).map(|_| gen_rule(false)).collect();
+        let mut input: Vec<Rule> = (0..10_000).map(|_| gen_rule(false)).collect();
+        // A blocklist section: host rules, indexed as an exact-address run.
+        let hosts = [
+            "10.0.0.1",
+            "10.2.3.4",
+            "192.168.1.7",
+            "8.8.8.8",
+            "10.9.9.9",
+            "1.2.3.4",
+        ];
+        let block: Vec<Rule> = (0..600u64)
+            .map(|k| {
+                let ip = IpFilter {
+                    src: Some(net(&format!("{}/32", hosts[(k * 7 % 6) as usize]))),
+                    proto: if k % 3 == 0 { 6 } else { 0 },
+                    ..Default::default()
+                };
+                let target = if k % 97 == 0 {
+                    Target::Drop
+                } else {
+                    Target::None
+                };
+                Rule::new(ip, vec![], target)
+            })
+            .collect();
+        input.splice(50..50, block);
         let user: Vec<Rule> = (0..200).map(|_| gen_rule(true)).collect();
         t.chain_mut("INPUT").unwrap().rules = input;
         t.chain_mut("U").unwrap().rules = user;
