@@ -141,6 +141,9 @@ fn new_conns(rules: usize) -> f64 {
 
 fn main() {
     established();
+    if std::env::var_os("PALISADE_BENCH_ESTABLISHED_ONLY").is_some() {
+        return;
+    }
     let base = new_conns(10);
     for r in [1_000, 10_000, 100_000] {
         let rate = new_conns(r);

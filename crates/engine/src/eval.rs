@@ -62,6 +62,8 @@ pub(crate) struct Pkt<'a> {
     pub data: &'a mut [u8],
     pub meta: PacketMeta,
     pub iif: &'a str,
+    /// `iif` is a loopback device.
+    pub iif_loopback: bool,
     pub oif: &'a str,
     /// MTU of the output interface (TCPMSS `--clamp-mss-to-pmtu`).
     pub oif_mtu: u32,
@@ -336,6 +338,7 @@ pub(crate) mod tests {
             data,
             meta,
             iif: "eth0",
+            iif_loopback: false,
             oif: "",
             oif_mtu: 1500,
             mark: 0,

@@ -340,7 +340,7 @@ fn set_nat_done(pkt: &mut Pkt, hook: Hook) {
     }
 }
 
-fn pkttype_of(l2: Option<L2>, dst: IpAddr, fib: &Fib) -> PktType {
+fn pkttype_of(l2: Option<L2>, dst_type: RtType) -> PktType {
     if let Some(l2) = l2 {
         if l2.dst == [0xff; 6] {
             return PktType::Broadcast;
@@ -350,7 +350,7 @@ fn pkttype_of(l2: Option<L2>, dst: IpAddr, fib: &Fib) -> PktType {
         }
         return PktType::Unicast;
     }
-    match fib.addr_type(dst, None) {
+    match dst_type {
         RtType::Broadcast => PktType::Broadcast,
         RtType::Multicast => PktType::Multicast,
         _ => PktType::Unicast,
@@ -451,7 +451,7 @@ impl<'e> Ctx<'e> {
                 recent: &mut rt.recent,
                 hashlimit: &mut rt.hashlimit,
                 conns: &lookup,
-                iif_loopback: world.is_loopback(pkt.iif),
+                iif_loopback: pkt.iif_loopback,
             };
             let mut sinks = Sinks {
                 logs: io.logs,
@@ -505,6 +505,9 @@ impl<'e> Ctx<'e> {
     ) -> PathResult<'e> {
         let world = self.world;
         let mut extra_reply = None;
+        // NAT (issue 5) may change the destination; until then one lookup.
+        let dst_type = world.fib.addr_type(meta.dst, None);
+        let iif_loopback = world.is_loopback(iif);
         let mut ctres = CtResult {
             info: CtInfo::Invalid,
             handle: None,
@@ -516,6 +519,7 @@ impl<'e> Ctx<'e> {
             data: buf,
             meta,
             iif,
+            iif_loopback,
             oif: "",
             oif_mtu: 0,
             mark: 0,
@@ -523,7 +527,7 @@ impl<'e> Ctx<'e> {
             l2,
             owner: None,
             local_socket: false,
-            pkttype: pkttype_of(l2, meta.dst, &world.fib),
+            pkttype: pkttype_of(l2, dst_type),
             template: Template::default(),
             reject: None,
         };
@@ -565,15 +569,14 @@ impl<'e> Ctx<'e> {
         run!(&[TableId::Mangle, TableId::Nat]);
 
         // Routing decision (ip_route_input_slow): martians first.
-        if !world.is_loopback(iif) && martian_v4(pkt.meta.src, pkt.meta.dst) {
+        if !iif_loopback && martian_v4(pkt.meta.src, pkt.meta.dst) {
             done!(End::Dropped(DropReason::Martian), "");
         }
-        let dst_type = world.fib.addr_type(pkt.meta.dst, None);
         let local = matches!(
             dst_type,
             RtType::Local | RtType::Broadcast | RtType::Multicast
         );
-        if meta.family == Family::V4 && !world.is_loopback(iif) {
+        if meta.family == Family::V4 && !iif_loopback {
             let rp = world.cfg.rp_filter_of(iif);
             if rp != 0 && !pkt.meta.src.is_unspecified() {
                 let ok = match world.fib.lookup(pkt.meta.src) {
@@ -700,6 +703,7 @@ impl<'e> Ctx<'e> {
             data: buf,
             meta,
             iif: "",
+            iif_loopback: false,
             oif,
             oif_mtu: world.mtu(oif),
             mark: tx.mark,
@@ -707,7 +711,7 @@ impl<'e> Ctx<'e> {
             l2: None,
             owner: tx.owner,
             local_socket: attached.is_none() && tx.owner.is_some(),
-            pkttype: pkttype_of(None, meta.dst, &world.fib),
+            pkttype: pkttype_of(None, world.fib.addr_type(meta.dst, None)),
             template: Template::default(),
             reject: None,
         };
