@@ -60,12 +60,147 @@ fn strip_prompt(line: &str) -> (&str, usize) {
     (s, line.len() - s.len())
 }
 
+/// How a command of a shell list is joined to the one before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Join {
+    /// First of the line, or after `;`, `&` or `|`: always runs.
+    Seq,
+    /// After `&&`: runs when the previous command succeeded.
+    And,
+    /// After `||`: runs when the previous command failed.
+    Or,
+}
+
+/// One simple command of a shell line: its text (same length and byte offsets as
+/// the line, redirections blanked out) and how it joins the previous one.
+struct Simple {
+    join: Join,
+    text: String,
+}
+
+/// Splits a shell line into simple commands at unquoted `;`, `&`, `|`, `&&` and
+/// `||`, as `sh -c` would run them, and blanks out redirections (`2>/dev/null`,
+/// `>> log`, `2>&1`) so they are not taken for iptables arguments. An unquoted `#`
+/// at a word start comments out the rest of the line. Every returned text has the
+/// full line's length, so byte offsets and columns stay those of the line.
+fn shell_list(line: &str) -> Vec<Simple> {
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    let mut cur = vec![b' '; b.len()];
+    let mut join = Join::Seq;
+    let mut i = 0;
+    let mut word_start = true;
+    let flush = |cur: &mut Vec<u8>, join: Join, out: &mut Vec<Simple>| {
+        let text = String::from_utf8_lossy(cur).into_owned();
+        out.push(Simple { join, text });
+        cur.iter_mut().for_each(|c| *c = b' ');
+    };
+    // Copies one shell word starting at `i` (quotes included) into `dst` (when
+    // given); returns the index after it.
+    let word_end = |mut i: usize, mut dst: Option<&mut Vec<u8>>| -> usize {
+        let mut q: Option<u8> = None;
+        while i < b.len() {
+            let c = b[i];
+            match q {
+                Some(x) if c == x => q = None,
+                Some(b'"') if c == b'\\' && i + 1 < b.len() => {
+                    if let Some(d) = dst.as_deref_mut() {
+                        d[i] = c;
+                    }
+                    i += 1;
+                }
+                Some(_) => {}
+                None => match c {
+                    b'\'' | b'"' => q = Some(c),
+                    b'\\' if i + 1 < b.len() => {
+                        if let Some(d) = dst.as_deref_mut() {
+                            d[i] = c;
+                        }
+                        i += 1;
+                    }
+                    b' ' | b'\t' | b';' | b'&' | b'|' | b'<' | b'>' => break,
+                    _ => {}
+                },
+            }
+            if let Some(d) = dst.as_deref_mut() {
+                d[i] = b[i];
+            }
+            i += 1;
+        }
+        i
+    };
+    while i < b.len() {
+        let c = b[i];
+        // A redirection: [digits] then `<`, `>`, `>>`, `>&N`, `&>`, and its target.
+        let digits = if word_start {
+            b[i..].iter().take_while(|c| c.is_ascii_digit()).count()
+        } else {
+            0
+        };
+        let op_at = i + digits;
+        let is_redir = matches!(b.get(op_at), Some(b'<' | b'>'))
+            || (digits == 0 && b.get(i) == Some(&b'&') && b.get(i + 1) == Some(&b'>'));
+        if is_redir {
+            let mut j = op_at;
+            while j < b.len() && matches!(b[j], b'<' | b'>' | b'&') {
+                j += 1;
+            }
+            // `>&2`, `2>&-`: the target is glued.
+            if b[j - 1] == b'&' {
+                while j < b.len() && (b[j].is_ascii_digit() || b[j] == b'-') {
+                    j += 1;
+                }
+            } else {
+                while j < b.len() && matches!(b[j], b' ' | b'\t') {
+                    j += 1;
+                }
+                j = word_end(j, None);
+            }
+            i = j;
+            word_start = false;
+            continue;
+        }
+        match c {
+            b' ' | b'\t' => {
+                i += 1;
+                word_start = true;
+            }
+            b'#' if word_start => break,
+            b';' | b'&' | b'|' => {
+                let two = b.get(i + 1) == Some(&c) && c != b';';
+                flush(&mut cur, join, &mut out);
+                join = match (c, two) {
+                    (b'&', true) => Join::And,
+                    (b'|', true) => Join::Or,
+                    _ => Join::Seq,
+                };
+                i += if two { 2 } else { 1 };
+                word_start = true;
+            }
+            _ => {
+                i = word_end(i, Some(&mut cur));
+                word_start = false;
+            }
+        }
+    }
+    flush(&mut cur, join, &mut out);
+    out
+}
+
 /// Parses a script; returns the IPv4 and IPv6 rulesets it builds.
+///
+/// Each line (after joining `\`-continued lines) is a shell list: its simple
+/// commands run as `sh -c` runs them, `a && b` running `b` only when `a` succeeds
+/// and `a || b` only when `a` fails (so `iptables -N X || true` is fine). Commands
+/// other than iptables count as succeeding. A line whose last executed command
+/// fails is an error, as is any other failure a `;` list hides (`sh -e` semantics).
 pub fn parse_script(src: &str, file: &str) -> Result<(Ruleset, Ruleset), Vec<Diagnostic>> {
-    let mut v4 = Ruleset::new(Family::V4);
-    let mut v6 = Ruleset::new(Family::V6);
+    let mut st = Script {
+        v4: Ruleset::new(Family::V4),
+        v6: Ruleset::new(Family::V6),
+        base: HashSet::new(),
+    };
     let mut diags = Vec::new();
-    let mut base: HashSet<(Family, TableId, String)> = HashSet::new();
     let lines: Vec<&str> = src.lines().collect();
     let mut i = 0;
     while i < lines.len() {
@@ -78,79 +213,89 @@ pub fn parse_script(src: &str, file: &str) -> Result<(Ruleset, Ruleset), Vec<Dia
             text.push_str(lines[i]);
             i += 1;
         }
-        let (cmdtext, off) = strip_prompt(&text);
-        let first = cmdtext.split_whitespace().next().unwrap_or("");
-        if family_of(first).is_none() {
-            continue;
-        }
-        let toks = match shell_words(cmdtext) {
-            Ok(t) => t,
-            Err(e) => {
-                diags.push(e.at(file, start_line));
+        // A `# iptables -A …` root prompt is not a comment: strip it first.
+        let (_, off) = strip_prompt(&text);
+        let mut blanked = text.clone();
+        blanked.replace_range(..off, &" ".repeat(off));
+        // Failure of the and-or list so far: the errors of its last executed command.
+        let mut failed: Option<Vec<Diagnostic>> = None;
+        for simple in shell_list(&blanked) {
+            let run = match simple.join {
+                Join::Seq => {
+                    diags.extend(failed.take().unwrap_or_default());
+                    true
+                }
+                Join::And => failed.is_none(),
+                Join::Or => failed.is_some(),
+            };
+            if !run {
                 continue;
             }
-        };
-        let shift = text.get(..off).map(|s| s.chars().count()).unwrap_or(0) as u32;
-        let toks: Vec<Tok> = toks
-            .into_iter()
-            .map(|t| Tok {
-                col: t.col + shift,
-                offset: t.offset + off,
-                text: t.text,
-            })
-            .collect();
-        // One command per line: a second `iptables` word is just a bad argument,
-        // as the shell passes it to iptables.
-        let mut it = toks.into_iter();
-        let Some(fam) = it.next().and_then(|t| family_of(&t.text)) else {
-            continue;
-        };
-        let segs = [(fam, it.collect::<Vec<Tok>>())];
-        for (fam, args) in segs {
-            // Stop at shell operators.
-            let end = args
-                .iter()
-                .position(|t| matches!(t.text.as_str(), ";" | "&&" | "||" | "|" | ">" | ">>" | "<"))
-                .unwrap_or(args.len());
-            let args = &args[..end];
-            match parse_command(args, fam, Mode::Script, start_line) {
-                Err(es) => diags.extend(es.into_iter().map(|e| e.at(file, start_line))),
-                Ok(cmd) => {
-                    // nf_tables creates a built-in chain only when a rule or policy
-                    // first needs it; zeroing one that does not exist yet fails.
-                    if let Op::Zero(Some(c)) = &cmd.op {
-                        if Hook::from_chain_name(c).is_some()
-                            && !base.contains(&(fam, cmd.table, c.clone()))
-                        {
-                            diags.push(
-                                LineErr::new(
-                                    cmd.at.col,
-                                    &cmd.at.text,
-                                    "no chain/target/match by that name",
-                                )
-                                .at(file, start_line),
-                            );
-                            continue;
-                        }
-                    }
-                    let rs = if fam == Family::V4 { &mut v4 } else { &mut v6 };
-                    match check::apply(rs, &cmd) {
-                        Err(m) => diags
-                            .push(LineErr::new(cmd.at.col, &cmd.at.text, m).at(file, start_line)),
-                        Ok(()) => {
-                            if let Op::Append(c) | Op::Insert(c, _) | Op::Policy(c, _) = &cmd.op {
-                                base.insert((fam, cmd.table, c.clone()));
-                            }
-                        }
-                    }
-                }
-            }
+            failed = st.run(&simple.text, &text, file, start_line).err();
         }
+        diags.extend(failed.unwrap_or_default());
     }
     if diags.is_empty() {
-        Ok((v4, v6))
+        Ok((st.v4, st.v6))
     } else {
         Err(diags)
+    }
+}
+
+/// The state a script builds.
+struct Script {
+    v4: Ruleset,
+    v6: Ruleset,
+    /// Built-in chains nf_tables has created so far: (family, table, chain).
+    base: HashSet<(Family, TableId, String)>,
+}
+
+impl Script {
+    /// Runs one simple command (`cmd`: the full line with everything else blanked).
+    /// Anything but an iptables command succeeds without effect.
+    fn run(&mut self, cmd: &str, line: &str, file: &str, lno: u32) -> Result<(), Vec<Diagnostic>> {
+        let (cmdtext, off) = strip_prompt(cmd);
+        let first = cmdtext.split_whitespace().next().unwrap_or("");
+        if family_of(first).is_none() {
+            return Ok(());
+        }
+        let toks = shell_words(cmdtext).map_err(|e| vec![e.at(file, lno)])?;
+        let shift = line.get(..off).map(|s| s.chars().count()).unwrap_or(off) as u32;
+        let mut it = toks.into_iter().map(|t| Tok {
+            col: t.col + shift,
+            offset: t.offset + off,
+            text: t.text,
+        });
+        let Some(fam) = it.next().and_then(|t| family_of(&t.text)) else {
+            return Ok(());
+        };
+        // One command per simple command: a second `iptables` word is just a bad
+        // argument, as the shell passes it to iptables.
+        let args: Vec<Tok> = it.collect();
+        let cmd = parse_command(&args, fam, Mode::Script, lno)
+            .map_err(|es| es.into_iter().map(|e| e.at(file, lno)).collect::<Vec<_>>())?;
+        let fail = |m: &str| vec![LineErr::new(cmd.at.col, &cmd.at.text, m).at(file, lno)];
+        // nf_tables creates a built-in chain only when a rule, a policy or a flush
+        // first names it; zeroing one that does not exist yet fails.
+        if let Op::Zero(Some(c)) = &cmd.op {
+            if Hook::from_chain_name(c).is_some()
+                && !self.base.contains(&(fam, cmd.table, c.clone()))
+            {
+                return Err(fail("no chain/target/match by that name"));
+            }
+        }
+        let rs = if fam == Family::V4 {
+            &mut self.v4
+        } else {
+            &mut self.v6
+        };
+        check::apply(rs, &cmd).map_err(|m| fail(&m))?;
+        if let Op::Append(c) | Op::Insert(c, _) | Op::Policy(c, _) | Op::Flush(Some(c)) = &cmd.op {
+            if Hook::from_chain_name(c).is_some() {
+                self.base.insert((fam, cmd.table, c.clone()));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -167,6 +312,67 @@ mod tests {
     fn zero_needs_an_instantiated_base_chain() {
         assert!(parse_script("ip6tables -N x\nip6tables -Z OUTPUT\n", "s").is_err());
         assert!(parse_script("ip6tables -P OUTPUT DROP\nip6tables -Z OUTPUT\n", "s").is_ok());
+        // The same on one line, whatever the list operator.
+        for src in [
+            "ip6tables -N x; ip6tables -Z OUTPUT",
+            "ip6tables -N x ;ip6tables -Z OUTPUT",
+            "ip6tables -N x && ip6tables --zero OUTPUT",
+            "ip6tables -N x&&ip6tables -Z OUTPUT",
+            "ip6tables -N y\nip6tables -N y || ip6tables -Z OUTPUT",
+        ] {
+            let e = parse_script(src, "s").unwrap_err();
+            assert_eq!(e.len(), 1, "{src}: {e:?}");
+            assert!(e[0].word.starts_with('-'), "{src}: {e:?}");
+        }
+        // A flush instantiates the chain (and creates the table).
+        let (_, v6) = parse_script("ip6tables -F OUTPUT\nip6tables -Z OUTPUT\n", "s").unwrap();
+        assert!(s(&v6).starts_with("*filter\n"));
+    }
+
+    fn texts(line: &str) -> Vec<(Join, String)> {
+        shell_list(line)
+            .into_iter()
+            .map(|s| (s.join, s.text.trim().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn shell_lists() {
+        use Join::*;
+        assert_eq!(
+            texts("a -x 'p;q' \"r&&s\" 2>/dev/null; b >> log && c 2>&1 || d | e & f # g; h"),
+            [
+                (Seq, "a -x 'p;q' \"r&&s\"".to_string()),
+                (Seq, "b".into()),
+                (And, "c".into()),
+                (Or, "d".into()),
+                (Seq, "e".into()),
+                (Seq, "f".into()),
+            ]
+        );
+        // Offsets are those of the line.
+        let l = shell_list("a; iptables -N x");
+        assert_eq!(l[1].text.find("iptables"), Some(3));
+        assert_eq!(texts("x \\; y"), [(Seq, "x \\; y".to_string())]);
+        assert_eq!(texts("x a\\#b #c"), [(Seq, "x a\\#b".to_string())]);
+        for hostile in [
+            "", ";", "&&", "||", ">", "2>", "a >", "'", "\"", "\\", "&>", "9>&", "é>é",
+        ] {
+            let _ = shell_list(hostile);
+            let _ = parse_script(&format!("iptables {hostile}"), "s");
+        }
+    }
+
+    #[test]
+    fn shell_idioms() {
+        let src = "iptables -N L 2>/dev/null || iptables -F L\niptables -N L >/dev/null 2>&1 || true\niptables -A L -j DROP # drop; iptables -N nope\niptables -N x || iptables -N x || iptables -N y\n";
+        let (v4, _) = parse_script(src, "s").unwrap();
+        assert_eq!(s(&v4), "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:L - [0:0]\n:x - [0:0]\n-A L -j DROP\nCOMMIT\n");
+        // Columns of a later command are those of the line.
+        let e = parse_script("iptables -N a; iptables -A b -j ACCEPT", "s").unwrap_err();
+        assert_eq!((e[0].line, e[0].col, e[0].word.as_str()), (1, 25, "-A"));
+        // A failure hidden by `;` is still reported (sh -e).
+        assert!(parse_script("iptables -A nope -j ACCEPT; iptables -N a", "s").is_err());
     }
 
     #[test]

@@ -26,9 +26,10 @@ pub(crate) fn apply(rs: &mut Ruleset, cmd: &Command) -> Result<(), String> {
         match &cmd.op {
             // Commands that only clear do not create a table.
             Op::Flush(None) | Op::Zero(None) | Op::DeleteChain(None) | Op::Skip => return Ok(()),
-            // Flushing a built-in chain of a table not yet created succeeds (iptables
-            // creates nothing); any other chain does not exist yet.
-            Op::Flush(Some(c)) if Hook::from_chain_name(c).is_some() => return Ok(()),
+            // Flushing a built-in chain of a table not yet created creates the table
+            // (nf_tables instantiates the chain to flush it); any other chain does
+            // not exist yet.
+            Op::Flush(Some(c)) if Hook::from_chain_name(c).is_some() => {}
             // Nothing exists yet to zero, delete from or replace in.
             Op::Zero(Some(_))
             | Op::Flush(Some(_))

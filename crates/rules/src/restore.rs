@@ -19,6 +19,9 @@ struct Open {
     touched: bool,
     line: u32,
     word_col: u32,
+    /// Built-in chains this block has instantiated (a `:CHAIN` line, or a rule,
+    /// policy or flush naming it); nf_tables refuses to zero any other.
+    base: Vec<String>,
 }
 
 fn counters(s: &str) -> Option<Counters> {
@@ -85,6 +88,7 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
                         table: Table::new(id),
                         touched: false,
                         line,
+                        base: Vec::new(),
                         word_col: lead + 2,
                     });
                 }
@@ -164,6 +168,9 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
                 None => Counters::default(),
             };
             if let Some(ch) = o.table.chain_mut(name).filter(|c| c.policy.is_some()) {
+                if !o.base.iter().any(|b| b == name) {
+                    o.base.push(name.to_string());
+                }
                 ch.counters = cnt;
                 match pol {
                     "ACCEPT" => ch.policy = Some(Policy::Accept),
@@ -242,6 +249,23 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
                 {
                     continue;
                 }
+                let builtin = |c: &str| o.table.chain(c).is_some_and(|c| c.policy.is_some());
+                match &cmd.op {
+                    Op::Zero(Some(c)) if builtin(c) && !o.base.contains(c) => {
+                        push(LineErr::new(
+                            cmd.at.col,
+                            &cmd.at.text,
+                            format!("built-in chain `{c}` does not exist yet: no chain line, rule, policy or flush has created it"),
+                        ).expect(format!("a `:{c} ACCEPT [0:0]` line before")));
+                        continue;
+                    }
+                    Op::Append(c) | Op::Insert(c, _) | Op::Policy(c, _) | Op::Flush(Some(c))
+                        if builtin(c) && !o.base.contains(c) =>
+                    {
+                        o.base.push(c.clone());
+                    }
+                    _ => {}
+                }
                 if let Err(m) = check::apply_table(&mut o.table, family, &cmd) {
                     push(LineErr::new(cmd.at.col, &cmd.at.text, m));
                 }
@@ -315,6 +339,25 @@ mod tests {
         );
         let again = parse_restore(&out, "f", Family::V4).unwrap();
         assert_eq!(save(&again, &SaveOptions::default()), out);
+    }
+
+    #[test]
+    fn zero_needs_an_instantiated_base_chain() {
+        for (src, ok) in [
+            ("*filter\n:x - [0:0]\n-Z OUTPUT\nCOMMIT\n", false),
+            ("*filter\n-A INPUT -j ACCEPT\n-Z OUTPUT\nCOMMIT\n", false),
+            (
+                "*filter\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n*filter\n-Z OUTPUT\nCOMMIT\n",
+                false,
+            ),
+            ("*filter\n:OUTPUT ACCEPT [0:0]\n-Z OUTPUT\nCOMMIT\n", true),
+            ("*filter\n-I OUTPUT -j DROP\n-Z OUTPUT\nCOMMIT\n", true),
+            ("*nat\n-F OUTPUT\n-Z OUTPUT\nCOMMIT\n", true),
+            ("*filter\n:x - [0:0]\n-Z\nCOMMIT\n", true),
+        ] {
+            let r = parse_restore(src, "f", Family::V6);
+            assert_eq!(r.is_ok(), ok, "{src}: {r:?}");
+        }
     }
 
     #[test]

@@ -204,13 +204,14 @@ pub fn ask_kernel(case: &Case) -> io::Result<Answer> {
             }
         }
         Kind::Script => {
-            // One command at a time, so a refusal names its script line.
+            // One line at a time, so a refusal names its script line; `sh -e` so a
+            // failure inside a `;` list fails the line, as in a script run with -e.
             for (i, l) in src.lines().enumerate() {
                 let t = l.trim();
                 if t.is_empty() || t.starts_with('#') {
                     continue;
                 }
-                let out = ns.sh_output(t, None)?;
+                let out = ns.sh_output(&format!("set -e\n{t}"), None)?;
                 if !out.status.success() {
                     return Ok(Answer::Refused {
                         message: String::from_utf8_lossy(&out.stderr).into_owned(),

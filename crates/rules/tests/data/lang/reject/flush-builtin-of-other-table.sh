@@ -1,0 +1,1 @@
+iptables -t raw -F INPUT

@@ -1,0 +1,1 @@
+ip6tables -N x && ip6tables --zero OUTPUT
