@@ -1,0 +1,198 @@
+//! Rule evaluation through the whole engine: NEW connections per second
+//! against 10, 1k, 10k and 100k-rule INPUT chains (random non-matching rules
+//! before a final ACCEPT), and established-flow packets per second.
+//!
+//! A report before criterion prints the issue 4 targets next to the
+//! measured values: NEW rate at 10k rules ≥ 80 % of the rate at 10 rules,
+//! ≤ 50 ns per established packet.
+
+mod common;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use common::{engine, set32, set_client, tcp};
+use criterion::{criterion_group, Criterion, Throughput};
+use palisade_engine::{CtState, Engine, Outcome, Verdict};
+
+const SIZES: [usize; 4] = [10, 1_000, 10_000, 100_000];
+/// Fresh engine after this many distinct clients (bounds the table).
+const CLIENTS: u32 = 200_000;
+
+struct NewConns {
+    rules: usize,
+    engine: Engine,
+    syn: Vec<u8>,
+    next: u32,
+    now: u64,
+    out: Outcome,
+}
+
+impl NewConns {
+    fn new(rules: usize) -> NewConns {
+        NewConns {
+            rules,
+            engine: engine(rules, false),
+            syn: tcp(true, true, 1, None, b""),
+            next: 0,
+            now: 1_000_000_000,
+            out: Outcome::new(),
+        }
+    }
+
+    /// `n` SYNs from new clients; returns the time spent in the engine.
+    fn run(&mut self, n: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        let mut left = n;
+        while left > 0 {
+            if self.next >= CLIENTS {
+                self.engine = engine(self.rules, false);
+                self.next = 0;
+            }
+            let k = left.min(u64::from(CLIENTS - self.next));
+            let t = Instant::now();
+            for _ in 0..k {
+                set_client(&mut self.syn, self.next);
+                self.next += 1;
+                self.now += 1000;
+                self.engine
+                    .receive(self.now, "eth0", &self.syn, &mut self.out);
+                debug_assert_eq!(self.out.verdict, Verdict::Accept);
+            }
+            total += t.elapsed();
+            left -= k;
+        }
+        black_box(&self.out);
+        total
+    }
+}
+
+/// One established TCP connection to the host's port 80: client data in,
+/// the host's ACK out, sequence numbers advancing.
+struct Established {
+    engine: Engine,
+    data: Vec<u8>,
+    ack: Vec<u8>,
+    seq: u32,
+    now: u64,
+    out: Outcome,
+}
+
+impl Established {
+    fn new(rules: usize) -> Established {
+        let mut engine = engine(rules, true);
+        let mut out = Outcome::new();
+        engine.receive(0, "eth0", &tcp(true, true, 100, None, b""), &mut out);
+        assert_eq!((out.verdict, out.ct), (Verdict::Accept, CtState::New));
+        engine.send_local(1000, &tcp(false, true, 500, Some(101), b""), &mut out);
+        assert_eq!(out.ct, CtState::EstablishedReply);
+        engine.receive(
+            2000,
+            "eth0",
+            &tcp(true, false, 101, Some(501), b""),
+            &mut out,
+        );
+        assert_eq!(
+            (out.verdict, out.ct),
+            (Verdict::Accept, CtState::Established)
+        );
+        Established {
+            engine,
+            data: tcp(true, false, 1, Some(501), &[0x42; 100]),
+            ack: tcp(false, false, 501, Some(1), b""),
+            seq: 1u32.wrapping_add(100),
+            now: 3000,
+            out,
+        }
+    }
+
+    fn pair(&mut self) {
+        self.seq = self.seq.wrapping_add(100);
+        set32(&mut self.data, 24, self.seq.wrapping_sub(100));
+        set32(&mut self.ack, 28, self.seq);
+        self.now += 1000;
+        self.engine
+            .receive(self.now, "eth0", &self.data, &mut self.out);
+        debug_assert_eq!(self.out.ct, CtState::Established);
+        self.engine.send_local(self.now, &self.ack, &mut self.out);
+        debug_assert_eq!(self.out.ct, CtState::EstablishedReply);
+    }
+}
+
+fn report(full: bool) {
+    println!("== engine: issue 4 targets ==");
+    let mut rate10 = 0.0;
+    for n in SIZES {
+        let conns: u64 = match (full, n) {
+            (false, _) => 200,
+            (true, 100_000) => 2_000,
+            (true, _) => 50_000,
+        };
+        let mut b = NewConns::new(n);
+        b.run(conns / 10);
+        let d = b.run(conns);
+        assert_eq!(b.out.verdict, Verdict::Accept, "the final rule must accept");
+        assert_eq!(b.out.ct, CtState::New);
+        let ns = d.as_nanos() as f64 / conns as f64;
+        let rate = 1e9 / ns;
+        if n == 10 {
+            rate10 = rate;
+        }
+        let target = if n == 10_000 {
+            "  (target >= 80% of the 10-rule rate)"
+        } else {
+            ""
+        };
+        println!(
+            "NEW connections, {n:>6} rules: {ns:>10.1} ns/conn = {:>8.0} conn/s = {:>5.1}% of 10 rules{target}",
+            rate,
+            100.0 * rate / rate10
+        );
+    }
+    let mut e = Established::new(1_000);
+    let iters = if full { 500_000 } else { 1_000 };
+    for _ in 0..iters / 10 {
+        e.pair();
+    }
+    let t = Instant::now();
+    for _ in 0..iters {
+        e.pair();
+    }
+    let ns = t.elapsed().as_nanos() as f64 / (2 * iters) as f64;
+    assert_eq!(e.out.ct, CtState::EstablishedReply, "flow left the window");
+    println!("established packet through the engine (1k rules, ctstate rule first): {ns:.1} ns  (target <= 50 ns)");
+}
+
+fn new_connections(c: &mut Criterion) {
+    let mut g = c.benchmark_group("engine_new_connection");
+    g.throughput(Throughput::Elements(1));
+    for n in SIZES {
+        if n == 100_000 {
+            g.sample_size(10);
+        }
+        let mut b = NewConns::new(n);
+        g.bench_function(format!("{n}_rules"), |bch| {
+            bch.iter_custom(|iters| b.run(iters))
+        });
+    }
+    g.finish();
+}
+
+fn established(c: &mut Criterion) {
+    let mut g = c.benchmark_group("engine_established");
+    g.throughput(Throughput::Elements(2));
+    let mut e = Established::new(1_000);
+    g.bench_function("tcp_1k_rules", |b| b.iter(|| e.pair()));
+    g.finish();
+}
+
+criterion_group!(benches, new_connections, established);
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    if std::env::var("PALISADE_BENCH_REPORT").map_or(true, |v| v != "0") {
+        report(full);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
