@@ -48,6 +48,7 @@
 
 pub mod config;
 pub mod conn;
+mod nat;
 pub mod tcp;
 pub mod tuple;
 
