@@ -272,9 +272,10 @@ impl Script {
         // One command per simple command: a second `iptables` word is just a bad
         // argument, as the shell passes it to iptables.
         let args: Vec<Tok> = it.collect();
-        let cmd = parse_command(&args, fam, Mode::Script, lno)
+        let mut cmd = parse_command(&args, fam, Mode::Script, lno)
             .map_err(|es| es.into_iter().map(|e| e.at(file, lno)).collect::<Vec<_>>())?;
-        let fail = |m: &str| vec![LineErr::new(cmd.at.col, &cmd.at.text, m).at(file, lno)];
+        let at = cmd.at.clone();
+        let fail = |m: &str| vec![LineErr::new(at.col, &at.text, m).at(file, lno)];
         // nf_tables creates a built-in chain only when a rule, a policy or a flush
         // first names it; zeroing one that does not exist yet fails.
         if let Op::Zero(Some(c)) = &cmd.op {
@@ -289,7 +290,7 @@ impl Script {
         } else {
             &mut self.v6
         };
-        check::apply(rs, &cmd).map_err(|m| fail(&m))?;
+        check::apply(rs, &mut cmd).map_err(|m| fail(&m))?;
         if let Op::Append(c) | Op::Insert(c, _) | Op::Policy(c, _) | Op::Flush(Some(c)) = &cmd.op {
             if Hook::from_chain_name(c).is_some() {
                 self.base.insert((fam, cmd.table, c.clone()));

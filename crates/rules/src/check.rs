@@ -10,6 +10,7 @@ use palisade_model::{
 };
 
 use crate::cmd::{Command, Op};
+use std::collections::HashMap;
 
 /// Names that cannot be user chains: the standard verdicts and every target name.
 fn reserved(name: &str, fam: Family) -> bool {
@@ -18,7 +19,7 @@ fn reserved(name: &str, fam: Family) -> bool {
 }
 
 /// Applies one command to `rs`. On error nothing changes.
-pub(crate) fn apply(rs: &mut Ruleset, cmd: &Command) -> Result<(), String> {
+pub(crate) fn apply(rs: &mut Ruleset, cmd: &mut Command) -> Result<(), String> {
     let fam = rs.family;
     let exists = rs.table(cmd.table).is_some();
     // Commands that only inspect or clear do not create a table.
@@ -44,7 +45,8 @@ pub(crate) fn apply(rs: &mut Ruleset, cmd: &Command) -> Result<(), String> {
         .table(cmd.table)
         .cloned()
         .unwrap_or_else(|| Table::new(cmd.table));
-    apply_table(&mut table, fam, cmd)?;
+    let mut idx = ChainIndex::new(&table);
+    apply_table(&mut table, &mut idx, fam, cmd)?;
     if let Some((span, msg)) = validate(&table, fam).into_iter().next() {
         let _ = span;
         return Err(msg);
@@ -53,15 +55,59 @@ pub(crate) fn apply(rs: &mut Ruleset, cmd: &Command) -> Result<(), String> {
     Ok(())
 }
 
-fn user_chain_mut<'a>(t: &'a mut Table, name: &str) -> Result<&'a mut Chain, String> {
-    t.chain_mut(name)
+/// Positions of a table's chains by name, so that loading a big table does not
+/// search its chain list for every rule. [`apply_table`] keeps it in step with the
+/// table it changes; a hit is still checked against the table.
+#[derive(Debug, Default)]
+pub(crate) struct ChainIndex {
+    map: HashMap<String, usize>,
+}
+
+impl ChainIndex {
+    /// An index of `t`'s chains.
+    pub(crate) fn new(t: &Table) -> ChainIndex {
+        let mut i = ChainIndex::default();
+        i.rebuild(t);
+        i
+    }
+
+    fn rebuild(&mut self, t: &Table) {
+        self.map.clear();
+        for (i, c) in t.chains.iter().enumerate() {
+            self.map.entry(c.name.clone()).or_insert(i);
+        }
+    }
+
+    /// Position of chain `name` in `t`.
+    pub(crate) fn find(&self, t: &Table, name: &str) -> Option<usize> {
+        match self.map.get(name) {
+            Some(&i) if t.chains.get(i).is_some_and(|c| c.name == name) => Some(i),
+            // Out of step (never expected): search.
+            Some(_) => t.chains.iter().position(|c| c.name == name),
+            None => None,
+        }
+    }
+
+    /// Chain `name` of `t`.
+    pub(crate) fn get<'t>(&self, t: &'t Table, name: &str) -> Option<&'t Chain> {
+        self.find(t, name).and_then(|i| t.chains.get(i))
+    }
+}
+
+fn user_chain_mut<'a>(
+    t: &'a mut Table,
+    idx: &ChainIndex,
+    name: &str,
+) -> Result<&'a mut Chain, String> {
+    idx.find(t, name)
+        .and_then(|i| t.chains.get_mut(i))
         .ok_or_else(|| format!("chain `{name}` does not exist"))
 }
 
-fn check_jumps(t: &Table, rules: &[Rule], fam: Family) -> Result<(), String> {
+fn check_jumps(t: &Table, idx: &ChainIndex, rules: &[Rule], fam: Family) -> Result<(), String> {
     for r in rules {
         if let Target::Jump(c) | Target::Goto(c) = &r.target {
-            match t.chain(c) {
+            match idx.get(t, c) {
                 None => {
                     return Err(
                         if c.chars()
@@ -86,36 +132,57 @@ fn check_jumps(t: &Table, rules: &[Rule], fam: Family) -> Result<(), String> {
 }
 
 /// Applies a command to one table (no whole-table validation).
-pub(crate) fn apply_table(t: &mut Table, fam: Family, cmd: &Command) -> Result<(), String> {
+/// The rules of `cmd` are moved into the table (the command keeps none); `idx`
+/// indexes `t`'s chains and is kept in step.
+pub(crate) fn apply_table(
+    t: &mut Table,
+    idx: &mut ChainIndex,
+    fam: Family,
+    cmd: &mut Command,
+) -> Result<(), String> {
+    let r = apply_table_inner(t, idx, fam, cmd);
+    if matches!(
+        cmd.op,
+        Op::NewChain(_) | Op::DeleteChain(_) | Op::Rename(..)
+    ) {
+        idx.rebuild(t);
+    }
+    r
+}
+
+fn apply_table_inner(
+    t: &mut Table,
+    idx: &ChainIndex,
+    fam: Family,
+    cmd: &mut Command,
+) -> Result<(), String> {
     match &cmd.op {
         Op::Skip => Ok(()),
         Op::Append(c) => {
-            check_jumps(t, &cmd.rules, fam)?;
+            check_jumps(t, idx, &cmd.rules, fam)?;
             check_iface_hook(c, &cmd.rules)?;
-            user_chain_mut(t, c)?
-                .rules
-                .extend(cmd.rules.iter().cloned());
+            user_chain_mut(t, idx, c)?.rules.append(&mut cmd.rules);
             Ok(())
         }
         Op::Insert(c, n) => {
-            check_jumps(t, &cmd.rules, fam)?;
+            check_jumps(t, idx, &cmd.rules, fam)?;
             check_iface_hook(c, &cmd.rules)?;
-            let ch = user_chain_mut(t, c)?;
+            let ch = user_chain_mut(t, idx, c)?;
             let pos = (*n as usize).saturating_sub(1);
             if pos > ch.rules.len() {
                 return Err("index of insertion too big".into());
             }
             // iptables inserts each expanded rule at the same index, so they end up
             // in reverse order.
-            for r in &cmd.rules {
-                ch.rules.insert(pos, r.clone());
+            for r in cmd.rules.drain(..) {
+                ch.rules.insert(pos, r);
             }
             Ok(())
         }
         Op::Replace(c, n) => {
-            check_jumps(t, &cmd.rules, fam)?;
+            check_jumps(t, idx, &cmd.rules, fam)?;
             check_iface_hook(c, &cmd.rules)?;
-            let ch = user_chain_mut(t, c)?;
+            let ch = user_chain_mut(t, idx, c)?;
             let pos = (*n as usize).saturating_sub(1);
             let Some(r) = cmd.rules.first() else {
                 return Ok(());
@@ -129,7 +196,7 @@ pub(crate) fn apply_table(t: &mut Table, fam: Family, cmd: &Command) -> Result<(
             }
         }
         Op::Delete(c, Some(n)) => {
-            let ch = user_chain_mut(t, c)?;
+            let ch = user_chain_mut(t, idx, c)?;
             let pos = (*n as usize).saturating_sub(1);
             if pos >= ch.rules.len() {
                 return Err("index of deletion too big".into());
@@ -138,7 +205,7 @@ pub(crate) fn apply_table(t: &mut Table, fam: Family, cmd: &Command) -> Result<(
             Ok(())
         }
         Op::Delete(c, None) => {
-            let ch = user_chain_mut(t, c)?;
+            let ch = user_chain_mut(t, idx, c)?;
             for r in &cmd.rules {
                 let i = ch
                     .rules
@@ -162,7 +229,7 @@ pub(crate) fn apply_table(t: &mut Table, fam: Family, cmd: &Command) -> Result<(
             if reserved(name, fam) {
                 return Err(format!("chain name `{name}` clashes with a target name"));
             }
-            if t.chain(name).is_some() {
+            if idx.find(t, name).is_some() {
                 return Err(format!("chain `{name}` already exists"));
             }
             t.chains.push(Chain {
@@ -253,7 +320,7 @@ pub(crate) fn apply_table(t: &mut Table, fam: Family, cmd: &Command) -> Result<(
         }
         Op::Flush(c) => {
             match c {
-                Some(c) => user_chain_mut(t, c)?.rules.clear(),
+                Some(c) => user_chain_mut(t, idx, c)?.rules.clear(),
                 None => t.chains.iter_mut().for_each(|c| c.rules.clear()),
             }
             Ok(())
@@ -266,7 +333,7 @@ pub(crate) fn apply_table(t: &mut Table, fam: Family, cmd: &Command) -> Result<(
                     .for_each(|r| r.counters = Counters::default());
             };
             match c {
-                Some(c) => zero(user_chain_mut(t, c)?),
+                Some(c) => zero(user_chain_mut(t, idx, c)?),
                 None => t.chains.iter_mut().for_each(zero),
             }
             Ok(())

@@ -85,21 +85,21 @@ pub(crate) struct Command {
     /// The rules it carries (several when `-s`/`-d` list addresses).
     pub rules: Vec<Rule>,
     /// Where the command word is, for diagnostics raised when applying it.
-    pub at: Tok,
+    pub at: Tok<'static>,
 }
 
-struct LoadedMatch {
+struct LoadedMatch<'a> {
     m: Match,
     ext: &'static MatchExt,
     seen: u64,
-    at: Tok,
+    at: &'a Tok<'a>,
 }
 
-struct LoadedTarget {
+struct LoadedTarget<'a> {
     t: Target,
     ext: Option<&'static TargetExt>,
     seen: u64,
-    at: Tok,
+    at: &'a Tok<'a>,
 }
 
 #[derive(Clone, Copy)]
@@ -112,26 +112,20 @@ fn is_num(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Parses one command line. `toks` excludes the program name.
-pub(crate) fn parse_command(
-    toks: &[Tok],
-    fam: Family,
-    mode: Mode,
-    line: u32,
-) -> Result<Command, Vec<LineErr>> {
-    // `--opt=value` as getopt_long allows it.
-    let mut expanded = Vec::with_capacity(toks.len());
+/// Splits each `--opt=value` word in two.
+fn expand_glued<'a>(toks: &[Tok<'a>]) -> Vec<Tok<'a>> {
+    let mut expanded = Vec::with_capacity(toks.len() + 1);
     for t in toks {
         match t.text.split_once('=') {
             Some((n, v)) if n.starts_with("--") && n.len() > 2 => {
                 expanded.push(Tok {
-                    text: n.to_string(),
+                    text: n.to_string().into(),
                     col: t.col,
                     offset: t.offset,
                 });
                 let k = n.chars().count() as u32 + 1;
                 expanded.push(Tok {
-                    text: v.to_string(),
+                    text: v.to_string().into(),
                     col: t.col + k,
                     offset: t.offset + n.len() + 1,
                 });
@@ -139,8 +133,29 @@ pub(crate) fn parse_command(
             _ => expanded.push(t.clone()),
         }
     }
+    expanded
+}
+
+/// Parses one command line. `toks` excludes the program name.
+pub(crate) fn parse_command(
+    toks: &[Tok],
+    fam: Family,
+    mode: Mode,
+    line: u32,
+) -> Result<Command, Vec<LineErr>> {
+    // `--opt=value` as getopt_long allows it (rare: the words are copied only then).
+    let expanded: Vec<Tok>;
+    let toks: &[Tok] = if toks
+        .iter()
+        .any(|t| t.text.starts_with("--") && t.text.contains('='))
+    {
+        expanded = expand_glued(toks);
+        &expanded
+    } else {
+        toks
+    };
     let mut p = Parser {
-        toks: &expanded,
+        toks,
         i: 0,
         fam,
         mode,
@@ -165,19 +180,19 @@ pub(crate) fn parse_command(
 }
 
 struct Parser<'a> {
-    toks: &'a [Tok],
+    toks: &'a [Tok<'a>],
     i: usize,
     fam: Family,
     mode: Mode,
     errs: Vec<LineErr>,
     table: Option<TableId>,
-    op: Option<(Op, Tok)>,
+    op: Option<(Op, Tok<'static>)>,
     ip: IpFilter,
     srcs: Vec<AddrMask>,
     dsts: Vec<AddrMask>,
     seen_ip: u32,
-    matches: Vec<LoadedMatch>,
-    target: Option<LoadedTarget>,
+    matches: Vec<LoadedMatch<'a>>,
+    target: Option<LoadedTarget<'a>>,
     order: Vec<Loaded>,
     counters: Counters,
     skip: bool,
@@ -187,12 +202,12 @@ fn err(t: &Tok, msg: impl Into<String>) -> LineErr {
     LineErr::new(t.col, &t.text, msg)
 }
 
-impl Parser<'_> {
-    fn next_arg(&mut self, opt: &Tok, what: &str) -> Result<Tok, LineErr> {
+impl<'a> Parser<'a> {
+    fn next_arg(&mut self, opt: &Tok, what: &str) -> Result<&'a Tok<'a>, LineErr> {
         match self.toks.get(self.i) {
             Some(t) => {
                 self.i += 1;
-                Ok(t.clone())
+                Ok(t)
             }
             None => Err(
                 err(opt, format!("option `{}` requires an argument", opt.text))
@@ -202,11 +217,11 @@ impl Parser<'_> {
     }
 
     /// An optional argument: taken when present and not an option.
-    fn opt_arg(&mut self, pred: impl Fn(&str) -> bool) -> Option<Tok> {
+    fn opt_arg(&mut self, pred: impl Fn(&str) -> bool) -> Option<&'a Tok<'a>> {
         match self.toks.get(self.i) {
             Some(t) if pred(&t.text) => {
                 self.i += 1;
-                Some(t.clone())
+                Some(t)
             }
             _ => None,
         }
@@ -220,14 +235,14 @@ impl Parser<'_> {
             )
             .expect("one command per line"));
         }
-        self.op = Some((op, at.clone()));
+        self.op = Some((op, at.clone().into_static()));
         Ok(())
     }
 
     /// Old-style `-s ! addr`: older iptables took it, iptables 1.8.9 refuses it in
     /// restore files and command lines alike ("Bad argument"), and Palisade follows the
     /// kernel's userspace, with a diagnostic that says how to write it.
-    fn old_invert(&mut self, _invert: &mut Option<Tok>) -> Result<(), LineErr> {
+    fn old_invert(&mut self, _invert: &mut Option<&'a Tok<'a>>) -> Result<(), LineErr> {
         if let Some(t) = self.toks.get(self.i) {
             if t.text == "!" {
                 return Err(err(
@@ -250,32 +265,32 @@ impl Parser<'_> {
     }
 
     fn run(&mut self) {
-        let mut invert: Option<Tok> = None;
+        let mut invert: Option<&'a Tok<'a>> = None;
         while self.i < self.toks.len() {
-            let t = self.toks[self.i].clone();
+            let t: &'a Tok<'a> = &self.toks[self.i];
             self.i += 1;
             if t.text == "!" {
                 if invert.is_some() {
                     self.errs
-                        .push(err(&t, "multiple `!` flags not allowed").expect("a single `!`"));
+                        .push(err(t, "multiple `!` flags not allowed").expect("a single `!`"));
                     return;
                 }
                 invert = Some(t);
                 continue;
             }
             let inv = invert.take();
-            if let Err(e) = self.one(&t, inv) {
+            if let Err(e) = self.one(t, inv) {
                 self.errs.push(e);
                 return;
             }
         }
         if let Some(t) = invert {
             self.errs
-                .push(err(&t, "`!` at end of line").expect("an option after `!`"));
+                .push(err(t, "`!` at end of line").expect("an option after `!`"));
         }
     }
 
-    fn no_inv(inv: &Option<Tok>, t: &Tok) -> Result<(), LineErr> {
+    fn no_inv(inv: &Option<&Tok>, t: &Tok) -> Result<(), LineErr> {
         if let Some(i) = inv {
             return Err(err(i, format!("`{}` cannot be inverted", t.text))
                 .expect("no `!` before this option"));
@@ -285,12 +300,14 @@ impl Parser<'_> {
 
     fn chain_arg(&mut self, t: &Tok) -> Result<String, LineErr> {
         let c = self.next_arg(t, "a chain name")?;
-        Ok(c.text)
+        Ok(c.text.to_string())
     }
 
-    fn one(&mut self, t: &Tok, mut inv: Option<Tok>) -> Result<(), LineErr> {
-        let resolved = self.resolve_long(t)?;
-        let name = resolved.as_str();
+    fn one(&mut self, t: &'a Tok<'a>, mut inv: Option<&'a Tok<'a>>) -> Result<(), LineErr> {
+        let name = match self.resolve_long(t)? {
+            Some(n) => n,
+            None => t.as_str(),
+        };
         match name {
             "-A" | "--append" => {
                 Self::no_inv(&inv, t)?;
@@ -307,7 +324,7 @@ impl Parser<'_> {
                         .ok()
                         .filter(|v| *v >= 1)
                         .ok_or_else(|| {
-                            err(&n, format!("invalid rule number `{}`", n.text))
+                            err(n, format!("invalid rule number `{}`", n.text))
                                 .expect("a rule number starting at 1")
                         })?,
                     None => 1,
@@ -320,7 +337,7 @@ impl Parser<'_> {
                 let n = match self.opt_arg(is_num) {
                     Some(n) => Some(n.text.parse::<u32>().ok().filter(|v| *v >= 1).ok_or_else(
                         || {
-                            err(&n, format!("invalid rule number `{}`", n.text))
+                            err(n, format!("invalid rule number `{}`", n.text))
                                 .expect("a rule number starting at 1")
                         },
                     )?),
@@ -338,7 +355,7 @@ impl Parser<'_> {
                     .ok()
                     .filter(|v| *v >= 1)
                     .ok_or_else(|| {
-                        err(&n, format!("invalid rule number `{}`", n.text))
+                        err(n, format!("invalid rule number `{}`", n.text))
                             .expect("a rule number starting at 1")
                     })?;
                 self.set_op(Op::Replace(c, v), t)
@@ -352,7 +369,7 @@ impl Parser<'_> {
                 Self::no_inv(&inv, t)?;
                 let c = self
                     .opt_arg(|s| !s.starts_with('-') && s != "!")
-                    .map(|t| t.text);
+                    .map(|t| t.text.to_string());
                 self.set_op(Op::DeleteChain(c), t)
             }
             "-E" | "--rename-chain" => {
@@ -365,12 +382,12 @@ impl Parser<'_> {
                 Self::no_inv(&inv, t)?;
                 let c = self.chain_arg(t)?;
                 let p = self.next_arg(t, "ACCEPT or DROP")?;
-                let pol = match p.text.as_str() {
+                let pol = match p.as_str() {
                     "ACCEPT" => Policy::Accept,
                     "DROP" => Policy::Drop,
                     _ => {
                         return Err(
-                            err(&p, format!("bad policy `{}`", p.text)).expect("ACCEPT or DROP")
+                            err(p, format!("bad policy `{}`", p.text)).expect("ACCEPT or DROP")
                         )
                     }
                 };
@@ -380,14 +397,14 @@ impl Parser<'_> {
                 Self::no_inv(&inv, t)?;
                 let c = self
                     .opt_arg(|s| !s.starts_with('-') && s != "!")
-                    .map(|t| t.text);
+                    .map(|t| t.text.to_string());
                 self.set_op(Op::Flush(c), t)
             }
             "-Z" | "--zero" => {
                 Self::no_inv(&inv, t)?;
                 let c = self
                     .opt_arg(|s| !s.starts_with('-') && s != "!")
-                    .map(|t| t.text);
+                    .map(|t| t.text.to_string());
                 self.set_op(Op::Zero(c), t)
             }
             "-L" | "--list" | "-S" | "--list-rules" | "-C" | "--check" => Err(err(
@@ -406,7 +423,7 @@ impl Parser<'_> {
                     return Err(err(t, "multiple -t flags not allowed").expect("a single table"));
                 }
                 let id = TableId::from_name(&n.text).ok_or_else(|| {
-                    err(&n, format!("table `{}` does not exist", n.text))
+                    err(n, format!("table `{}` does not exist", n.text))
                         .expect("raw, mangle, nat, filter or security")
                 })?;
                 self.table = Some(id);
@@ -421,7 +438,7 @@ impl Parser<'_> {
                 let mut any = false;
                 for part in a.text.split(',') {
                     let am = ext::addr_mask(part, self.fam)
-                        .map_err(|e| err(&a, e).expect("ADDRESS[/MASK][,...]"))?;
+                        .map_err(|e| err(a, e).expect("ADDRESS[/MASK][,...]"))?;
                     if am.mask.is_unspecified() {
                         any = true;
                     } else {
@@ -431,13 +448,13 @@ impl Parser<'_> {
                 let n = list.len() + usize::from(any);
                 if inv.is_some() && n > 1 {
                     return Err(err(
-                        &a,
+                        a,
                         "! not allowed with multiple source or destination IP addresses",
                     )
                     .expect("a single address"));
                 }
                 if inv.is_some() && any {
-                    return Err(err(&a, "cannot invert a match on any address")
+                    return Err(err(a, "cannot invert a match on any address")
                         .expect("an address with a non-zero mask"));
                 }
                 // `0.0.0.0/0` in a list still yields one "any" rule.
@@ -472,9 +489,9 @@ impl Parser<'_> {
                 self.ip_once(if input { 4 } else { 8 }, t)?;
                 self.old_invert(&mut inv)?;
                 let a = self.next_arg(t, "an interface name")?;
-                let s = a.text.as_str();
+                let s = a.as_str();
                 if s.is_empty() || s.len() > 15 || s.contains(['/', ' ']) || s == "." || s == ".." {
-                    return Err(err(&a, format!("invalid interface name `{s}`"))
+                    return Err(err(a, format!("invalid interface name `{s}`"))
                         .expect("a name of 1-15 characters, `+` as wildcard"));
                 }
                 let (n, w) = match s.strip_suffix('+') {
@@ -499,11 +516,11 @@ impl Parser<'_> {
                 self.old_invert(&mut inv)?;
                 let a = self.next_arg(t, "a protocol")?;
                 let p = parse_proto(&a.text).ok_or_else(|| {
-                    err(&a, format!("unknown protocol `{}` specified", a.text))
+                    err(a, format!("unknown protocol `{}` specified", a.text))
                         .expect("a protocol name (tcp, udp, icmp, ...) or number")
                 })?;
                 if p == 0 && inv.is_some() {
-                    return Err(err(&a, "rule would never match protocol")
+                    return Err(err(a, "rule would never match protocol")
                         .expect("a specific protocol after `!`"));
                 }
                 self.ip.proto = p;
@@ -528,9 +545,9 @@ impl Parser<'_> {
                         err(t, "multiple -j/-g flags not allowed").expect("a single target")
                     );
                 }
-                let n = a.text.as_str();
+                let n = a.as_str();
                 if n.is_empty() {
-                    return Err(err(&a, "empty target name").expect("a target or chain name"));
+                    return Err(err(a, "empty target name").expect("a target or chain name"));
                 }
                 let ctx = self.ctx();
                 let std = match n {
@@ -541,35 +558,35 @@ impl Parser<'_> {
                 };
                 let lt = if goto {
                     if std.is_some() || ext::find_target(n, self.fam).is_some() {
-                        return Err(err(&a, format!("cannot goto a target (`{n}`)"))
+                        return Err(err(a, format!("cannot goto a target (`{n}`)"))
                             .expect("a user-defined chain"));
                     }
                     LoadedTarget {
                         t: Target::Goto(n.to_string()),
                         ext: None,
                         seen: 0,
-                        at: a.clone(),
+                        at: a,
                     }
                 } else if let Some(s) = std {
                     LoadedTarget {
                         t: s,
                         ext: None,
                         seen: 0,
-                        at: a.clone(),
+                        at: a,
                     }
                 } else if let Some(e) = ext::find_target(n, self.fam) {
                     LoadedTarget {
                         t: (e.init)(&ctx),
                         ext: Some(e),
                         seen: 0,
-                        at: a.clone(),
+                        at: a,
                     }
                 } else {
                     LoadedTarget {
                         t: Target::Jump(n.to_string()),
                         ext: None,
                         seen: 0,
-                        at: a.clone(),
+                        at: a,
                     }
                 };
                 self.target = Some(lt);
@@ -580,7 +597,7 @@ impl Parser<'_> {
                 Self::no_inv(&inv, t)?;
                 let a = self.next_arg(t, "a match name")?;
                 let e = ext::find_match(&a.text, self.fam).ok_or_else(|| {
-                    err(&a, format!("unsupported match `{}`", a.text))
+                    err(a, format!("unsupported match `{}`", a.text))
                         .expect("a supported match (tcp, udp, conntrack, state, multiport, ...)")
                 })?;
                 self.load_match(e, a);
@@ -593,15 +610,18 @@ impl Parser<'_> {
                     Some((p, b)) => (
                         p.to_string(),
                         Tok {
-                            text: b.to_string(),
+                            text: b.to_string().into(),
                             ..a.clone()
                         },
                     ),
-                    None => (a.text.clone(), self.next_arg(t, "PACKETS BYTES")?),
+                    None => (
+                        a.text.to_string(),
+                        self.next_arg(t, "PACKETS BYTES")?.clone(),
+                    ),
                 };
                 let pk = p
                     .parse::<u64>()
-                    .map_err(|_| err(&a, "bad packet counter").expect("a number"))?;
+                    .map_err(|_| err(a, "bad packet counter").expect("a number"))?;
                 let by = b
                     .text
                     .parse::<u64>()
@@ -649,27 +669,31 @@ impl Parser<'_> {
 
     /// getopt_long lets a long option be abbreviated to any unique prefix among the
     /// options known at that point (the core ones and those of loaded extensions).
-    fn resolve_long(&self, t: &Tok) -> Result<String, LineErr> {
-        let w = t.text.as_str();
+    /// Returns the full spelling of an abbreviation, `None` when the word is to be
+    /// taken as it is (not a long option, already exact, or unknown).
+    fn resolve_long(&self, t: &Tok) -> Result<Option<&'static str>, LineErr> {
+        let w = t.as_str();
         if !w.starts_with("--") || w.len() < 3 {
-            return Ok(w.to_string());
+            return Ok(None);
+        }
+        let exts = || {
+            self.matches
+                .iter()
+                .map(|m| m.ext.opts)
+                .chain(self.target.as_ref().and_then(|x| x.ext).map(|e| e.opts))
+        };
+        let exact =
+            CORE_LONG.iter().any(|(n, _)| *n == w) || exts().any(|o| find_opt(o, w).is_some());
+        if exact {
+            return Ok(None);
         }
         let mut cands: Vec<(&'static str, String)> = Vec::new();
-        let mut exts: Vec<&'static [ext::Opt]> = self.matches.iter().map(|m| m.ext.opts).collect();
-        if let Some(e) = self.target.as_ref().and_then(|x| x.ext) {
-            exts.push(e.opts);
-        }
-        let exact =
-            CORE_LONG.iter().any(|(n, _)| *n == w) || exts.iter().any(|o| find_opt(o, w).is_some());
-        if exact {
-            return Ok(w.to_string());
-        }
         for (n, id) in CORE_LONG {
             if n.starts_with(w) {
                 cands.push((n, (*id).to_string()));
             }
         }
-        for (i, opts) in exts.iter().enumerate() {
+        for (i, opts) in exts().enumerate() {
             for (j, o) in opts.iter().enumerate() {
                 for n in o.names {
                     if n.starts_with(w) {
@@ -689,12 +713,11 @@ impl Parser<'_> {
                 }
             }
         }
-        if cands.is_empty() {
-            return Ok(w.to_string());
-        }
-        let first = cands[0].1.clone();
-        if cands.iter().all(|(_, id)| *id == first) {
-            return Ok(cands[0].0.to_string());
+        let Some((full, first)) = cands.first() else {
+            return Ok(None);
+        };
+        if cands.iter().all(|(_, id)| id == first) {
+            return Ok(Some(full));
         }
         let names: Vec<&str> = cands.iter().map(|(n, _)| *n).collect();
         Err(err(t, format!("option `{w}` is ambiguous")).expect(names.join(", ")))
@@ -723,7 +746,7 @@ impl Parser<'_> {
         }
     }
 
-    fn load_match(&mut self, e: &'static MatchExt, at: Tok) {
+    fn load_match(&mut self, e: &'static MatchExt, at: &'a Tok<'a>) {
         let ctx = self.ctx();
         self.matches.push(LoadedMatch {
             m: (e.init)(&ctx),
@@ -734,7 +757,12 @@ impl Parser<'_> {
         self.order.push(Loaded::Match(self.matches.len() - 1));
     }
 
-    fn ext_option(&mut self, t: &Tok, name: &str, inv: Option<Tok>) -> Result<(), LineErr> {
+    fn ext_option(
+        &mut self,
+        t: &'a Tok<'a>,
+        name: &str,
+        inv: Option<&'a Tok<'a>>,
+    ) -> Result<(), LineErr> {
         // Newest extension first.
         let mut found: Option<(Loaded, usize)> = None;
         for l in self.order.iter().rev() {
@@ -759,7 +787,7 @@ impl Parser<'_> {
             // Implicit protocol match.
             if let Some(e) = self.implicit_proto_ext() {
                 if let Some(o) = find_opt(e.opts, name) {
-                    self.load_match(e, t.clone());
+                    self.load_match(e, t);
                     found = Some((Loaded::Match(self.matches.len() - 1), o));
                 }
             }
@@ -806,27 +834,28 @@ impl Parser<'_> {
                     .expect("no `!` before it"));
             }
         }
-        let mut args = Vec::new();
+        let first_arg = self.i;
         for _ in 0..spec.args {
-            args.push(self.next_arg(t, "an argument")?);
+            self.next_arg(t, "an argument")?;
         }
+        let args = &self.toks[first_arg..self.i];
         let fix = |mut e: LineErr| {
             if e.col == 0 {
                 e.col = t.col;
-                e.word = t.text.clone();
+                e.word = t.text.to_string();
             }
             e
         };
         match l {
             Loaded::Match(i) => {
                 let lm = &mut self.matches[i];
-                (lm.ext.parse)(&mut lm.m, o, inv.is_some(), &args, &ctx, lm.seen).map_err(fix)?;
+                (lm.ext.parse)(&mut lm.m, o, inv.is_some(), args, &ctx, lm.seen).map_err(fix)?;
                 lm.seen |= 1 << o;
             }
             Loaded::Target => {
                 let lt = self.target.as_mut().expect("found target option");
                 if let Some(e) = lt.ext {
-                    (e.parse)(&mut lt.t, o, inv.is_some(), &args, &ctx, lt.seen).map_err(fix)?;
+                    (e.parse)(&mut lt.t, o, inv.is_some(), args, &ctx, lt.seen).map_err(fix)?;
                 }
                 lt.seen |= 1 << o;
             }
@@ -834,7 +863,11 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn old_invert_if(&mut self, invertible: bool, inv: &mut Option<Tok>) -> Result<(), LineErr> {
+    fn old_invert_if(
+        &mut self,
+        invertible: bool,
+        inv: &mut Option<&'a Tok<'a>>,
+    ) -> Result<(), LineErr> {
         if invertible {
             self.old_invert(inv)
         } else {
@@ -886,7 +919,7 @@ impl Parser<'_> {
         let mut matches = Vec::with_capacity(self.matches.len());
         for mut lm in std::mem::take(&mut self.matches) {
             if let Err(e) = (lm.ext.check)(&mut lm.m, lm.seen, &ctx) {
-                errs.push(err(&lm.at, e));
+                errs.push(err(lm.at, e));
             }
             matches.push(lm.m);
         }
@@ -894,7 +927,7 @@ impl Parser<'_> {
             Some(mut lt) => {
                 if let Some(e) = lt.ext {
                     if let Err(m) = (e.check)(&mut lt.t, lt.seen, &ctx) {
-                        errs.push(err(&lt.at, m));
+                        errs.push(err(lt.at, m));
                     }
                 }
                 lt.t
@@ -934,9 +967,19 @@ impl Parser<'_> {
             )
             .expect("a single source and destination")]);
         }
-        let mut rules = Vec::with_capacity(srcs.len() * dsts.len());
+        let n = srcs.len() * dsts.len();
+        let mut rules = Vec::with_capacity(n);
+        let mut matches = Some(matches);
+        let mut target = Some(target);
         for s in &srcs {
             for d in &dsts {
+                // The last rule takes the matches and target, the others copies.
+                let last = rules.len() + 1 == n;
+                let (m, tg) = if last {
+                    (matches.take(), target.take())
+                } else {
+                    (matches.clone(), target.clone())
+                };
                 let mut ip = self.ip.clone();
                 ip.src = *s;
                 ip.dst = *d;
@@ -948,8 +991,8 @@ impl Parser<'_> {
                 }
                 rules.push(Rule {
                     ip,
-                    matches: matches.clone(),
-                    target: target.clone(),
+                    matches: m.unwrap_or_default(),
+                    target: tg.unwrap_or(Target::None),
                     counters: self.counters,
                     span: Some(Span {
                         line,

@@ -5,9 +5,9 @@
 //! result only depends on the file. A table is checked as a whole at its COMMIT, as
 //! the kernel does when the transaction is committed.
 
-use palisade_model::{Counters, Family, Policy, Ruleset, Table, TableId};
+use palisade_model::{Counters, Family, Hook, Policy, Ruleset, Table, TableId};
 
-use crate::check;
+use crate::check::{self, ChainIndex};
 use crate::cmd::{parse_command, Mode, Op};
 use crate::diag::{Diagnostic, LineErr};
 use crate::lex::{ends_in_open_quote, restore_words, Tok};
@@ -22,6 +22,7 @@ struct Open {
     /// Built-in chains this block has instantiated (a `:CHAIN` line, or a rule,
     /// policy or flush naming it); nf_tables refuses to zero any other.
     base: Vec<String>,
+    index: ChainIndex,
 }
 
 fn counters(s: &str) -> Option<Counters> {
@@ -83,9 +84,11 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
             }
             match TableId::from_name(name) {
                 Some(id) => {
+                    let table = Table::new(id);
                     open = Some(Open {
                         id,
-                        table: Table::new(id),
+                        index: ChainIndex::new(&table),
+                        table,
                         touched: false,
                         line,
                         base: Vec::new(),
@@ -167,7 +170,11 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
                 },
                 None => Counters::default(),
             };
-            if let Some(ch) = o.table.chain_mut(name).filter(|c| c.policy.is_some()) {
+            let found = o.index.find(&o.table, name);
+            if let Some(ch) = found
+                .and_then(|i| o.table.chains.get_mut(i))
+                .filter(|c| c.policy.is_some())
+            {
                 if !o.base.iter().any(|b| b == name) {
                     o.base.push(name.to_string());
                 }
@@ -189,20 +196,18 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
                 }
             } else {
                 // A policy on a user chain is ignored, as iptables-restore does.
-                if o.table.chain(name).is_some() {
+                if let Some(ch) = found.and_then(|i| o.table.chains.get_mut(i)) {
                     // Declaring an existing user chain again empties it (iptables-restore flushes it).
-                    if let Some(ch) = o.table.chain_mut(name) {
-                        ch.rules.clear();
-                    }
+                    ch.rules.clear();
                     continue;
                 }
-                let cmd = crate::cmd::Command {
+                let mut cmd = crate::cmd::Command {
                     table: o.id,
                     op: Op::NewChain(name.to_string()),
                     rules: Vec::new(),
                     at: Tok::new(name, lead + 2),
                 };
-                if let Err(m) = check::apply_table(&mut o.table, family, &cmd) {
+                if let Err(m) = check::apply_table(&mut o.table, &mut o.index, family, &mut cmd) {
                     push(LineErr::new(lead + 2, name, m));
                 }
             }
@@ -245,11 +250,14 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
                     }
                 }
                 // `-X` of a built-in chain is silently ignored by iptables-restore.
-                if matches!(&cmd.op, Op::DeleteChain(Some(c)) if o.table.chain(c).is_some_and(|c| c.policy.is_some()))
+                if matches!(&cmd.op, Op::DeleteChain(Some(c)) if o.index.get(&o.table, c).is_some_and(|c| c.policy.is_some()))
                 {
                     continue;
                 }
-                let builtin = |c: &str| o.table.chain(c).is_some_and(|c| c.policy.is_some());
+                let builtin = |c: &str| {
+                    Hook::from_chain_name(c).is_some()
+                        && o.index.get(&o.table, c).is_some_and(|c| c.policy.is_some())
+                };
                 match &cmd.op {
                     Op::Zero(Some(c)) if builtin(c) && !o.base.contains(c) => {
                         push(LineErr::new(
@@ -266,7 +274,7 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
                     }
                     _ => {}
                 }
-                if let Err(m) = check::apply_table(&mut o.table, family, &cmd) {
+                if let Err(m) = check::apply_table(&mut o.table, &mut o.index, family, &mut cmd) {
                     push(LineErr::new(cmd.at.col, &cmd.at.text, m));
                 }
             }

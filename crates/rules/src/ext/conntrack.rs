@@ -147,7 +147,7 @@ fn parse(
             };
             let (a, b) = match t.text.split_once(':') {
                 Some((a, b)) => (a, b),
-                None => (t.text.as_str(), t.text.as_str()),
+                None => (t.as_str(), t.as_str()),
             };
             let a: u32 = a.parse().map_err(|_| e())?;
             let b: u32 = b.parse().map_err(|_| e())?;

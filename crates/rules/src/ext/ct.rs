@@ -78,7 +78,7 @@ fn name(t: &Tok, what: &str) -> Result<String, LineErr> {
             "a name of 1-31 characters",
         ));
     }
-    Ok(t.text.clone())
+    Ok(t.text.to_string())
 }
 
 fn parse(t: &mut Target, o: usize, _: bool, args: &[Tok], _: &Ctx, _: u64) -> Result<(), LineErr> {

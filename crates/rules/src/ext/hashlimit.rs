@@ -158,7 +158,7 @@ fn parse(
             if t.text.is_empty() || t.text.len() > 254 {
                 return Err(bad(t, "bad hashlimit name", "a name of 1-254 characters"));
             }
-            h.name = t.text.clone();
+            h.name = t.text.to_string();
         }
         (5, Some(t)) => h.size = uint(t, u32::MAX as u64, "size")? as u32,
         (6, Some(t)) => h.max = uint(t, u32::MAX as u64, "max")? as u32,

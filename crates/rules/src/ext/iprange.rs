@@ -36,10 +36,7 @@ fn parse(
 ) -> Result<(), LineErr> {
     let Match::Iprange(r) = m else { return Ok(()) };
     let t = &args[0];
-    let (a, b) = t
-        .text
-        .split_once('-')
-        .unwrap_or((t.text.as_str(), t.text.as_str()));
+    let (a, b) = t.text.split_once('-').unwrap_or((t.as_str(), t.as_str()));
     let a = ip_addr(a, ctx.family).map_err(|e| bad(t, e, "FROM-TO"))?;
     let b = ip_addr(b, ctx.family).map_err(|e| bad(t, e, "FROM-TO"))?;
     let v = Some(Inv {

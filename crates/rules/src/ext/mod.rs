@@ -254,7 +254,7 @@ pub(crate) fn value_mask(t: &Tok, what: &str) -> Result<(u32, u32, bool), LineEr
     };
     let (v, m) = match t.text.split_once('/') {
         Some((v, m)) => (v, Some(m)),
-        None => (t.text.as_str(), None),
+        None => (t.as_str(), None),
     };
     let v = crate::names::parse_uint(v)
         .and_then(|x| u32::try_from(x).ok())
@@ -342,7 +342,7 @@ pub(crate) fn port_range(
     proto: u8,
 ) -> Result<palisade_model::matches::PortRange, LineErr> {
     let e = |m: String| bad(t, m, "PORT or FIRST:LAST");
-    let s = t.text.as_str();
+    let s = t.as_str();
     let (lo, hi) = match s.split_once(':') {
         Some((a, b)) => {
             let lo = if a.is_empty() {

@@ -150,7 +150,7 @@ fn port_pair(t: &Tok, s: &str) -> Result<(u16, u16), LineErr> {
 
 /// `[addr[-addr]][:port[-port]]`, IPv6 as `[addr]:port`.
 fn nat_range(t: &Tok, fam: Family) -> Result<NatRange, LineErr> {
-    let s = t.text.as_str();
+    let s = t.as_str();
     let expected = if fam == Family::V6 {
         "ADDR[-ADDR] or [ADDR[-ADDR]]:PORT[-PORT]"
     } else {

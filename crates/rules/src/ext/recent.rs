@@ -102,7 +102,7 @@ fn parse(
                     "a name of 1-199 characters",
                 ));
             }
-            r.name = n.clone();
+            r.name = n.to_string();
         }
         9 | 10 => {
             if seen & (0b11 << 9) != 0 {
