@@ -103,12 +103,17 @@ fn live(name: &str) {
     );
     let out = std::env::temp_dir().join(format!("pal-live-{name}-{}", std::process::id()));
     let r = record(&case(name), &out);
-    let result = r.map(|()| replay(&out));
-    let _ = std::fs::remove_dir_all(&out);
-    let (expected, got) = result.unwrap_or_else(|e| panic!("recording {name}: {e}"));
+    let (expected, got) = r
+        .map(|()| replay(&out))
+        .unwrap_or_else(|e| panic!("recording {name}: {e}"));
     if let Some(d) = diff(&expected, &got) {
-        panic!("live case {name}: replay differs from the kernel:\n{d}");
+        // The recording stays for inspection.
+        panic!(
+            "live case {name}: replay differs from the kernel (recording kept in {}):\n{d}",
+            out.display()
+        );
     }
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 macro_rules! live_cases {

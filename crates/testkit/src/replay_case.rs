@@ -230,7 +230,24 @@ pub fn committed_cases() -> Vec<PathBuf> {
 /// `out_dir` (created if missing; may be `case_dir` itself). Needs root and
 /// ip, iptables-restore, ip6tables-restore, tcpdump, conntrack, python3;
 /// callers check with `require_root_with!`.
+///
+/// A recording where tcpdump reports lost packets is thrown away and made
+/// again (up to three times): its capture would not hold every packet the
+/// counters counted.
 pub fn record(case_dir: &Path, out_dir: &Path) -> io::Result<()> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match record_once(case_dir, out_dir) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted && tries < 3 => {
+                eprintln!("{}: {e}; recording again", case_dir.display());
+            }
+            r => return r,
+        }
+    }
+}
+
+fn record_once(case_dir: &Path, out_dir: &Path) -> io::Result<()> {
     let rd = |n: &str| fs::read_to_string(case_dir.join(n));
     let rules4 = rd("rules.v4")?;
     let rules6 = rd("rules.v6")?;
@@ -268,7 +285,7 @@ pub fn record(case_dir: &Path, out_dir: &Path) -> io::Result<()> {
 
     let pcap = out_dir.join("capture.pcap");
     let _ = fs::remove_file(&pcap);
-    let mut dump = Tcpdump::start(fw.name(), &pcap)?;
+    let dump = Tcpdump::start(fw.name(), &pcap)?;
     fw.sh("iptables -Z && ip6tables -Z && conntrack -F 2>/dev/null; conntrack -f ipv6 -F 2>/dev/null; \
            for f in /proc/net/xt_recent/*; do [ -e \"$f\" ] && echo / > \"$f\"; done; true")?;
 
@@ -356,6 +373,33 @@ fn run_steps(
 /// tcpdump on every interface of a namespace, writing Linux cooked v2.
 struct Tcpdump {
     child: Child,
+    /// Everything tcpdump printed on stderr after "listening on" (its
+    /// closing statistics among them), complete once the drain thread ends.
+    tail: thread::JoinHandle<String>,
+}
+
+/// tcpdump's closing statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DumpStats {
+    captured: u64,
+    received: u64,
+    dropped: u64,
+}
+
+/// Parses the "N packets captured / N packets received by filter / N packets
+/// dropped by kernel" lines tcpdump prints when it stops.
+fn dump_stats(text: &str) -> Option<DumpStats> {
+    let num = |suffix: &str| -> Option<u64> {
+        text.lines()
+            .find(|l| l.trim_end().ends_with(suffix))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+    };
+    Some(DumpStats {
+        captured: num("packets captured")?,
+        received: num("packets received by filter")?,
+        dropped: num("packets dropped by kernel")?,
+    })
 }
 
 impl Tcpdump {
@@ -373,7 +417,21 @@ impl Tcpdump {
                 "-n",
                 "-U",
             ])
-            .args(["--immediate-mode", "-Z", "root", "-s", "0", "-w"])
+            // With --immediate-mode libpcap uses TPACKET_V2, whose ring slots
+            // are snaplen-sized: `-s 0` (256 KiB) in tcpdump's default 2 MiB
+            // buffer leaves 8 slots, and a burst of nine packets loses some.
+            // The veths carry at most 1500-byte packets (offloads off), so a
+            // 4 KiB snaplen in a 32 MiB buffer holds thousands.
+            .args([
+                "--immediate-mode",
+                "-Z",
+                "root",
+                "-s",
+                "4096",
+                "-B",
+                "32768",
+            ])
+            .arg("-w")
             .arg(file)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -399,19 +457,42 @@ impl Tcpdump {
             let _ = child.wait();
             return Err(io::Error::other(format!("tcpdump did not start: {seen}")));
         }
-        // Keep draining stderr so tcpdump never blocks on a full pipe.
-        thread::spawn(move || for _ in lines {});
-        Ok(Tcpdump { child })
+        // Keep draining stderr so tcpdump never blocks on a full pipe, and
+        // keep the text for the statistics it prints on exit.
+        let tail = thread::spawn(move || {
+            let mut t = String::new();
+            for l in lines.map_while(Result::ok) {
+                t.push_str(&l);
+                t.push('\n');
+            }
+            t
+        });
+        Ok(Tcpdump { child, tail })
     }
 
-    fn stop(&mut self) -> io::Result<()> {
+    /// Stops tcpdump and returns its statistics; an error if it lost packets.
+    fn stop(mut self) -> io::Result<DumpStats> {
         // SIGINT makes tcpdump flush and close the file; `ip netns exec`
         // execs tcpdump, so the child's pid is tcpdump's.
         Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
             .status()?;
         self.child.wait()?;
-        Ok(())
+        let tail = std::mem::replace(&mut self.tail, thread::spawn(String::new))
+            .join()
+            .unwrap_or_default();
+        let stats = dump_stats(&tail)
+            .ok_or_else(|| io::Error::other(format!("tcpdump printed no statistics: {tail}")))?;
+        if stats.dropped != 0 || stats.received != stats.captured {
+            // Interrupted: `record` tries again.
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                format!(
+                    "tcpdump lost packets: {stats:?} (the capture would not match the counters)"
+                ),
+            ));
+        }
+        Ok(stats)
     }
 }
 
@@ -471,6 +552,21 @@ mod tests {
         );
         assert!(parse_traffic("router ls").is_err());
         assert!(parse_traffic("sleep x").is_err());
+    }
+
+    #[test]
+    fn tcpdump_statistics_parse() {
+        let t =
+            "\n12 packets captured\n14 packets received by filter\n2 packets dropped by kernel\n";
+        assert_eq!(
+            dump_stats(t),
+            Some(DumpStats {
+                captured: 12,
+                received: 14,
+                dropped: 2
+            })
+        );
+        assert_eq!(dump_stats("tcpdump: killed"), None);
     }
 
     #[test]
