@@ -38,7 +38,10 @@
 //! * `confirm_packet(&result, now)` is the kernel's confirm rule (only
 //!   original-direction packets confirm); `confirm(h, now)` is the raw form.
 //!   A `false` return means the packet must be dropped (clash).
-//! * Not yet: expectations/helpers (only [`HelperId`] is stored), NAT tuple
+//! * Helpers ([`helper`]) and expectations ([`expect`]): a new entry
+//!   matching an expectation is RELATED (`IPS_EXPECTED`); run
+//!   [`Conntrack::help`] before `confirm_packet` at INPUT/POSTROUTING.
+//! * Not yet: NAT tuple
 //!   rewriting (issue 5: `get_mut(h)?.set_reply(&t)` before confirm),
 //!   SCTP/DCCP/GRE trackers (they use the generic timeout, with ports in
 //!   the tuple for SCTP/DCCP/UDP-Lite), IPv4 defragmentation (non-first
@@ -48,6 +51,8 @@
 
 pub mod config;
 pub mod conn;
+pub mod expect;
+pub mod helper;
 mod nat;
 pub mod tcp;
 pub mod tuple;
@@ -68,6 +73,8 @@ use tcp::TcpConn;
 
 pub use config::{CtConfig, SysctlError, TcpTimeouts, SEC};
 pub use conn::{Conn, CtInfo, Entry, HelperId, L4State, Status};
+pub use expect::{ExpectError, Expectation};
+pub use helper::{helper_by_name, helper_name, HelpVerdict, HelperConfig};
 pub use tcp::TcpState;
 pub use tuple::Tuple;
 
@@ -166,6 +173,8 @@ pub struct Conntrack {
     /// Latest time seen by any call: the reference that turns stored ticks
     /// back into absolute times.
     last_now: Nanos,
+    /// Expectations and helper state (helper/mod.rs).
+    helpers: helper::Helpers,
 }
 
 /// `NF_CT_EVICTION_RANGE`: buckets early_drop looks at.
@@ -201,6 +210,7 @@ impl Conntrack {
             stats: CtStats::default(),
             next_gen: 0,
             last_now: 0,
+            helpers: helper::Helpers::default(),
         }
     }
 
@@ -559,8 +569,18 @@ impl Conntrack {
                     }
                     let gen = self.next_gen;
                     self.next_gen = gen.wrapping_add(1);
-                    let i = self.alloc(Entry::new(&tuple, &reply, gen, tmpl.helper));
-                    (i, 0, CtInfo::New)
+                    // init_conntrack: an expected connection is RELATED and
+                    // never gets the template's helper.
+                    let exp = self.take_expectation(&tuple, now);
+                    let helper = if exp.is_some() { None } else { tmpl.helper };
+                    let i = self.alloc(Entry::new(&tuple, &reply, gen, helper));
+                    match exp {
+                        Some(e) => {
+                            self.apply_expectation(i, &e);
+                            (i, 0, CtInfo::Related)
+                        }
+                        None => (i, 0, CtInfo::New),
+                    }
                 }
             };
             match self.handle_packet(now, idx, dir, datagram, meta, check_csum) {

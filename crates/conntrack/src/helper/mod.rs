@@ -1,0 +1,301 @@
+//! Kernel: net/netfilter/nf_conntrack_helper.c (`__nf_ct_try_assign_helper`,
+//! `nf_conntrack_helper_try_module_get`), nf_conntrack_proto.c
+//! (`nf_confirm`: the helper runs just before confirmation), xt_CT.c.
+//!
+//! Connection helpers read a connection's payload and open expectations for
+//! the connections the protocol will make next ([`crate::expect`]).
+//!
+//! How a connection gets a helper: only from the raw table's CT target
+//! template (`-t raw -A PREROUTING -p tcp --dport 21 -j CT --helper ftp`,
+//! and in OUTPUT for the host's own clients), and only when the new
+//! connection matched no expectation. Kernels before 6.0 also had automatic
+//! assignment (`net.netfilter.nf_conntrack_helper=1`, off by default since
+//! 4.7 and removed in 6.0): every new connection whose reply tuple matched a
+//! registered helper's port (TCP 21 for ftp, UDP 69 for tftp) got that
+//! helper without any rule. That is not modelled: rulesets relying on it
+//! must add the CT rules, as they must on current kernels.
+//!
+//! When the helper runs (`nf_confirm`): on every packet of a helped
+//! connection at the confirm point (end of INPUT and POSTROUTING), after
+//! all the tables, except RELATED_REPLY packets (ICMP errors). The helper
+//! may drop the packet; its rule counters were already counted.
+//!
+//! Registered helpers: `ftp` (TCP) and `tftp` (UDP), both families, both
+//! with the policy `max_expected` 1 and a 5 minute expectation timeout.
+//! Other kernel helper names (irc, sip, h323, pptp, amanda, sane, snmp,
+//! netbios-ns) resolve to nothing here.
+
+pub mod ftp;
+pub mod tftp;
+
+use std::collections::HashMap;
+
+use palisade_wire::{L4Meta, PacketMeta};
+
+use crate::conn::{CtInfo, Entry, HelperId, Status};
+use crate::expect::{ExpectError, ExpectTable, Expectation};
+use crate::tuple::{addr_bytes, Tuple};
+use crate::{Conntrack, CtHandle, CtResult, Nanos, SEC};
+
+impl HelperId {
+    /// The `ftp` helper.
+    pub const FTP: HelperId = HelperId(1);
+    /// The `tftp` helper.
+    pub const TFTP: HelperId = HelperId(2);
+}
+
+/// Expectation timeout of the ftp and tftp policies.
+pub const EXPECT_TIMEOUT: Nanos = 300 * SEC;
+/// `max_expected` of the ftp and tftp policies.
+pub const MAX_EXPECTED: usize = 1;
+
+/// The helper `CT --helper NAME` names for a rule on layer-4 protocol
+/// `proto` (the kernel looks helpers up by name, family and protocol when
+/// the rule is loaded, and refuses the rule when none exists).
+pub fn helper_by_name(name: &str, proto: u8) -> Option<HelperId> {
+    match (name, proto) {
+        ("ftp", 6) => Some(HelperId::FTP),
+        ("tftp", 17) => Some(HelperId::TFTP),
+        _ => None,
+    }
+}
+
+/// The name of a helper.
+pub fn helper_name(id: HelperId) -> Option<&'static str> {
+    match id {
+        HelperId::FTP => Some("ftp"),
+        HelperId::TFTP => Some("tftp"),
+        _ => None,
+    }
+}
+
+/// Module parameters of the helpers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HelperConfig {
+    /// `nf_conntrack_ftp loose=1`: follow PORT/PASV addresses that are not
+    /// the sender's own (default off).
+    pub ftp_loose: bool,
+}
+
+/// What the helper decided for a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HelpVerdict {
+    /// Let it through.
+    Accept,
+    /// Drop it (a partial FTP command, or an expectation that could not be
+    /// made).
+    Drop,
+}
+
+/// Helper state kept by the tracker: expectations and per-connection data.
+#[derive(Debug, Default)]
+pub struct Helpers {
+    pub(crate) expect: ExpectTable,
+    /// FTP line tracking by slot, with the entry's generation.
+    ftp: HashMap<u32, (u32, ftp::FtpState)>,
+    /// Module parameters.
+    pub cfg: HelperConfig,
+}
+
+fn alive(slab: &[Option<Entry>], h: CtHandle, now: Nanos) -> bool {
+    slab.get(h.slot as usize)
+        .and_then(|e| e.as_ref())
+        .is_some_and(|e| {
+            e.gen() == h.gen
+                && e.is_confirmed()
+                && !e.status.has(Status::DYING)
+                && !e.is_expired(now)
+        })
+}
+
+impl Conntrack {
+    /// Helper parameters (`loose`).
+    pub fn helper_config_mut(&mut self) -> &mut HelperConfig {
+        &mut self.helpers.cfg
+    }
+
+    /// Live expectations at `now` (`/proc/net/nf_conntrack_expect`).
+    pub fn expectations(&self, now: Nanos) -> Vec<Expectation> {
+        self.helpers
+            .expect
+            .iter()
+            .filter(|e| e.expires > now && alive(&self.slab, e.master, now))
+            .copied()
+            .collect()
+    }
+
+    /// `nf_conntrack_expect_max`: the kernel sizes it from the hash table
+    /// (four per expectation bucket, one bucket per 256 conntrack buckets).
+    fn expect_max(&self) -> usize {
+        (self.cfg.buckets as usize / 256).max(1) * 4
+    }
+
+    /// `nf_ct_expect_related`: adds an expectation for a master that still
+    /// exists (it may be unconfirmed: the helper runs before confirmation;
+    /// the expectation is only usable once the master is confirmed).
+    /// Expectations of dead masters and expired ones are pruned first.
+    pub fn expect_related(&mut self, e: Expectation, now: Nanos) -> Result<(), ExpectError> {
+        if self
+            .entry(e.master)
+            .is_none_or(|m| m.status.has(Status::DYING))
+        {
+            return Err(ExpectError::NoMaster);
+        }
+        self.helpers.expect.max = self.expect_max();
+        let slab = &self.slab;
+        self.helpers.expect.prune(now, |h| !dead(slab, h, now));
+        self.helpers.expect.insert(e, MAX_EXPECTED)
+    }
+
+    /// `init_conntrack`'s lookup: the expectation a new connection's
+    /// original tuple fulfils, removed from the table.
+    pub(crate) fn take_expectation(&mut self, t: &Tuple, now: Nanos) -> Option<Expectation> {
+        if self.helpers.expect.is_empty() {
+            return None;
+        }
+        let slab = &self.slab;
+        self.helpers.expect.take(t, now, |h| alive(slab, h, now))
+    }
+
+    /// Marks a new entry as expected: `IPS_EXPECTED`, the master's ctmark.
+    pub(crate) fn apply_expectation(&mut self, i: u32, exp: &Expectation) {
+        let mark = self.entry(exp.master).map_or(0, |m| m.mark);
+        if let Some(c) = self.slab.get_mut(i as usize).and_then(|c| c.as_mut()) {
+            c.status.set(Status::EXPECTED);
+            c.mark = mark;
+        }
+    }
+
+    /// Runs the connection's helper on a packet (`nf_confirm`): call at the
+    /// confirm point, before [`Conntrack::confirm_packet`], with the packet
+    /// as it leaves (after NAT). A [`HelpVerdict::Drop`] drops the packet
+    /// (then [`Conntrack::discard`] its handle).
+    pub fn help(
+        &mut self,
+        r: &CtResult,
+        now: Nanos,
+        datagram: &[u8],
+        meta: &PacketMeta,
+    ) -> HelpVerdict {
+        self.last_now = self.last_now.max(now);
+        let Some(h) = r.handle else {
+            return HelpVerdict::Accept;
+        };
+        if !r.info.has_ct() || r.info == CtInfo::RelatedReply {
+            return HelpVerdict::Accept;
+        }
+        let Some(e) = self.entry(h) else {
+            return HelpVerdict::Accept;
+        };
+        let tuples = [e.tuple(0), e.tuple(1)];
+        let end = usize::from(meta.len).min(datagram.len());
+        let l4 = usize::from(meta.l4_off);
+        match (e.helper, meta.l4) {
+            (Some(HelperId::FTP), L4Meta::Tcp(th)) => {
+                if !matches!(r.info, CtInfo::Established | CtInfo::EstablishedReply) {
+                    return HelpVerdict::Accept;
+                }
+                let start = l4 + usize::from(th.hdr_len);
+                match datagram.get(start..end) {
+                    Some(p) if !p.is_empty() => {
+                        self.help_ftp(h, r.info.is_reply(), &tuples, th.seq, p, now)
+                    }
+                    _ => HelpVerdict::Accept,
+                }
+            }
+            (Some(HelperId::TFTP), L4Meta::Udp(_)) => {
+                let p = datagram.get(l4 + 8..end).unwrap_or(&[]);
+                if !tftp::is_request(p) {
+                    return HelpVerdict::Accept;
+                }
+                // Server (reply source, any port) to the client's port.
+                let reply = tuples[1];
+                let exp =
+                    Expectation::new(h, HelperId::TFTP, reply, reply.dport, now + EXPECT_TIMEOUT);
+                match self.expect_related(exp, now) {
+                    Ok(()) => HelpVerdict::Accept,
+                    Err(_) => HelpVerdict::Drop,
+                }
+            }
+            _ => HelpVerdict::Accept,
+        }
+    }
+
+    fn help_ftp(
+        &mut self,
+        h: CtHandle,
+        reply_dir: bool,
+        tuples: &[Tuple; 2],
+        seq: u32,
+        payload: &[u8],
+        now: Nanos,
+    ) -> HelpVerdict {
+        let dir = usize::from(reply_dir);
+        let st = {
+            let slot = self.helpers.ftp.entry(h.slot).or_default();
+            if slot.0 != h.gen {
+                *slot = (h.gen, ftp::FtpState::default());
+            }
+            slot.1
+        };
+        let ends_nl = payload.last() == Some(&b'\n');
+        let next = seq.wrapping_add(payload.len() as u32);
+        let mut verdict = HelpVerdict::Accept;
+        if st.at_line_start(seq, dir) {
+            let own = tuples[dir].src_ip();
+            match ftp::find(payload, dir, own) {
+                // Dropped whole: the line position stays where it was.
+                ftp::Found::Partial => return HelpVerdict::Drop,
+                ftp::Found::None => {}
+                ftp::Found::Cmd(c) => {
+                    // The command's address overlays the sender's (EPSV
+                    // names none; PORT on IPv6 fills only 4 bytes).
+                    let mut named = addr_bytes(own);
+                    match c.addr {
+                        std::net::IpAddr::V4(a) => named[..4].copy_from_slice(&a.octets()),
+                        std::net::IpAddr::V6(a) => named = a.octets(),
+                    }
+                    let other = tuples[1 - dir];
+                    let mut want = other;
+                    let follow = named == tuples[dir].src || self.helpers.cfg.ftp_loose;
+                    if named != tuples[dir].src {
+                        want.dst = named;
+                    }
+                    if follow {
+                        let exp =
+                            Expectation::new(h, HelperId::FTP, want, c.port, now + EXPECT_TIMEOUT);
+                        if self.expect_related(exp, now).is_err() {
+                            verdict = HelpVerdict::Drop;
+                        }
+                    }
+                }
+            }
+        }
+        if ends_nl {
+            if let Some(slot) = self.helpers.ftp.get_mut(&h.slot) {
+                slot.1.update(next, dir);
+            }
+        }
+        verdict
+    }
+}
+
+fn dead(slab: &[Option<Entry>], h: CtHandle, now: Nanos) -> bool {
+    slab.get(h.slot as usize)
+        .and_then(|e| e.as_ref())
+        .filter(|e| e.gen() == h.gen)
+        .is_none_or(|e| e.status.has(Status::DYING) || e.is_expired(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(helper_by_name("ftp", 6), Some(HelperId::FTP));
+        assert_eq!(helper_by_name("ftp", 17), None);
+        assert_eq!(helper_by_name("tftp", 17), Some(HelperId::TFTP));
+        assert_eq!(helper_name(HelperId::TFTP), Some("tftp"));
+    }
+}
