@@ -77,7 +77,7 @@ impl Conntrack {
                 c.reply().invert().map(|t| (c.gen(), t))
             })
             .collect();
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|b| std::cmp::Reverse(b.0));
         found.into_iter().map(|(_, t)| t).collect()
     }
 

@@ -77,6 +77,8 @@ pub(crate) struct Pkt<'a> {
     pub template: Template,
     /// Set by REJECT: the reply to build once the verdict is known.
     pub reject: Option<palisade_model::targets::RejectWith>,
+    /// Set by a NAT target: the binding the nat hook sets up after the walk.
+    pub nat: Option<crate::targets::nat::NatTarget>,
 }
 
 /// Outcome of one table walk.
@@ -349,6 +351,7 @@ pub(crate) mod tests {
             pkttype: PktType::Unicast,
             template: Template::default(),
             reject: None,
+            nat: None,
         }
     }
 

@@ -147,6 +147,8 @@ struct Runtime {
     stack: Vec<u32>,
     observer: Option<Box<dyn Observer>>,
     trace: bool,
+    /// NAT port-search randomness (seeded, see `nat`).
+    nat_rng: crate::nat::NatRng,
 }
 
 /// The engine: compiled rulesets, conntrack, extension state.
@@ -191,6 +193,8 @@ struct PathResult<'w> {
     ctres: CtResult,
     state: CtState,
     reject: Option<(Reply, Hook)>,
+    /// The packet's header fields as they ended (after NAT).
+    meta: Option<PacketMeta>,
 }
 
 /// A [`PathResult`] without the borrowed interface name.
@@ -199,6 +203,7 @@ struct Done {
     ctres: CtResult,
     state: CtState,
     reject: Option<(Reply, Hook)>,
+    meta: Option<PacketMeta>,
 }
 
 impl Done {
@@ -213,6 +218,7 @@ impl Done {
             ctres: r.ctres,
             state: r.state,
             reject: r.reject,
+            meta: r.meta,
         }
     }
 }
@@ -424,10 +430,36 @@ struct Ctx<'e> {
 
 impl<'e> Ctx<'e> {
     /// Runs the given tables of `hook` in order; stops at the first non-accept.
-    fn tables(&mut self, ids: &[TableId], pkt: &mut Pkt, io: &mut Io) -> TableVerdict {
+    fn tables(
+        &mut self,
+        ids: &[TableId],
+        pkt: &mut Pkt,
+        ctres: &CtResult,
+        io: &mut Io,
+    ) -> TableVerdict {
         let hook = pkt.hook;
         let world = self.world;
         for id in ids {
+            let nat_table = *id == TableId::Nat && {
+                let c = match pkt.meta.family {
+                    Family::V4 => &self.rt.v4,
+                    Family::V6 => &self.rt.v6,
+                };
+                c.tables[TableId::Nat as usize].is_some()
+            };
+            if nat_table {
+                // nf_nat_inet_fn: ICMP errors and established packets are
+                // rewritten from the binding without a walk.
+                match crate::nat::before(self.ct, ctres.handle, pkt) {
+                    crate::nat::Before::Done(v) => {
+                        if v != TableVerdict::Accept {
+                            return v;
+                        }
+                        continue;
+                    }
+                    crate::nat::Before::Walk => {}
+                }
+            }
             if *id == TableId::Nat && !nat_allowed(pkt, hook) {
                 continue;
             }
@@ -465,6 +497,23 @@ impl<'e> Ctx<'e> {
             }
             if v != TableVerdict::Accept {
                 return v;
+            }
+            if nat_table {
+                let v = crate::nat::after(
+                    self.ct,
+                    &mut self.rt.nat_rng,
+                    &world.host,
+                    &world.fib,
+                    ctres.handle,
+                    pkt,
+                );
+                // The binding changed the entry (tuples, SNAT/DNAT bits):
+                // later matches see it.
+                sync(self.ct, ctres, &mut pkt.ct);
+                pkt.ct = view(self.ct, ctres, pkt.now);
+                if v != TableVerdict::Accept {
+                    return v;
+                }
             }
         }
         TableVerdict::Accept
@@ -530,6 +579,7 @@ impl<'e> Ctx<'e> {
             pkttype: pkttype_of(l2, dst_type),
             template: Template::default(),
             reject: None,
+            nat: None,
         };
         if let Some((r, v, mark)) = looped {
             ctres = r;
@@ -547,12 +597,13 @@ impl<'e> Ctx<'e> {
                         .reject
                         .map(|w| (Reply::Reject(w), pkt.hook))
                         .or(extra_reply),
+                    meta: Some(pkt.meta),
                 }
             };
         }
         macro_rules! run {
             ($ids:expr) => {{
-                let v = self.tables($ids, &mut pkt, io);
+                let v = self.tables($ids, &mut pkt, &ctres, io);
                 sync(self.ct, &ctres, &mut pkt.ct);
                 if v != TableVerdict::Accept {
                     done!(Self::end_of(v), "");
@@ -567,6 +618,12 @@ impl<'e> Ctx<'e> {
             }
         }
         run!(&[TableId::Mangle, TableId::Nat]);
+        // DNAT moved the destination: route the new one.
+        let dst_type = if pkt.meta.dst != meta.dst {
+            world.fib.addr_type(pkt.meta.dst, None)
+        } else {
+            dst_type
+        };
 
         // Routing decision (ip_route_input_slow): martians first.
         if !iif_loopback && martian_v4(pkt.meta.src, pkt.meta.dst) {
@@ -669,7 +726,7 @@ impl<'e> Ctx<'e> {
                 })
                 .map(|i| i.name.as_str())
         };
-        let (oif, to_lo): (&'e str, bool) = match world.fib.addr_type(meta.dst, None) {
+        let (mut oif, mut to_lo): (&'e str, bool) = match world.fib.addr_type(meta.dst, None) {
             RtType::Local => (world.lo.as_str(), true),
             _ if hinted.is_some() => {
                 let h = hinted.unwrap_or_default();
@@ -691,6 +748,7 @@ impl<'e> Ctx<'e> {
                         ctres: attached.unwrap_or(no_ct),
                         state: CtState::Invalid,
                         reject: None,
+                        meta: None,
                     }
                 }
             },
@@ -714,6 +772,7 @@ impl<'e> Ctx<'e> {
             pkttype: pkttype_of(None, world.fib.addr_type(meta.dst, None)),
             template: Template::default(),
             reject: None,
+            nat: None,
         };
         if let Some(a) = attached {
             pkt.ct = view(self.ct, &a, now);
@@ -729,12 +788,13 @@ impl<'e> Ctx<'e> {
                         .reject
                         .map(|w| (Reply::Reject(w), pkt.hook))
                         .or(extra_reply),
+                    meta: Some(pkt.meta),
                 }
             };
         }
         macro_rules! run {
             ($ids:expr) => {{
-                let v = self.tables($ids, &mut pkt, io);
+                let v = self.tables($ids, &mut pkt, &ctres, io);
                 sync(self.ct, &ctres, &mut pkt.ct);
                 if v != TableVerdict::Accept {
                     done!(Self::end_of(v));
@@ -748,12 +808,26 @@ impl<'e> Ctx<'e> {
                 done!(End::Dropped(DropReason::ConntrackDrop));
             }
         }
-        run!(&[
-            TableId::Mangle,
-            TableId::Nat,
-            TableId::Filter,
-            TableId::Security
-        ]);
+        run!(&[TableId::Mangle, TableId::Nat]);
+        if pkt.meta.dst != meta.dst {
+            // ip_route_me_harder: DNAT/REDIRECT moved the destination.
+            match world.fib.addr_type(pkt.meta.dst, None) {
+                RtType::Local => {
+                    oif = world.lo.as_str();
+                    to_lo = true;
+                }
+                _ => match world.fib.lookup(pkt.meta.dst) {
+                    Some(r) => {
+                        oif = r.dev;
+                        to_lo = world.is_loopback(r.dev);
+                    }
+                    None => done!(End::Dropped(DropReason::NoRoute)),
+                },
+            }
+            pkt.oif = oif;
+            pkt.oif_mtu = world.mtu(oif);
+        }
+        run!(&[TableId::Filter, TableId::Security]);
         pkt.hook = Hook::PostRouting;
         run!(&[TableId::Mangle, TableId::Nat]);
         if !self.ct.confirm_packet(&ctres, now) {
@@ -806,6 +880,7 @@ impl Engine {
                 stack,
                 observer: None,
                 trace: false,
+                nat_rng: crate::nat::NatRng::default(),
             },
             ct,
             icmp: IcmpRate::default(),
@@ -947,6 +1022,8 @@ impl Engine {
     }
 
     fn finish(&mut self, now: Nanos, r: Done, meta: PacketMeta, out: &mut Outcome) {
+        // REJECT answers the packet as the tables last saw it (after DNAT).
+        let meta = r.meta.unwrap_or(meta);
         out.ct = r.state;
         match r.end {
             End::Local => {

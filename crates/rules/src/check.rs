@@ -141,11 +141,13 @@ pub(crate) fn apply_table(
     cmd: &mut Command,
 ) -> Result<(), String> {
     let r = apply_table_inner(t, idx, fam, cmd);
-    if matches!(
-        cmd.op,
-        Op::NewChain(_) | Op::DeleteChain(_) | Op::Rename(..)
-    ) {
-        idx.rebuild(t);
+    match &cmd.op {
+        Op::NewChain(name) if r.is_ok() => {
+            idx.map
+                .insert(name.clone(), t.chains.len().saturating_sub(1));
+        }
+        Op::DeleteChain(_) | Op::Rename(..) => idx.rebuild(t),
+        _ => {}
     }
     r
 }
@@ -437,62 +439,71 @@ fn match_limits(m: &Match) -> (Option<&'static [TableId]>, u8, &'static str) {
 pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, String)> {
     let mut out = Vec::new();
     let n = t.chains.len();
-    let idx = |name: &str| t.chains.iter().position(|c| c.name == name);
-    // Hook reachability by fixpoint over jump edges.
+    // Jump edges, in rule order, by chain position (linear in the table's size:
+    // a file of many chains or deep jump chains must not cost more).
+    let index = ChainIndex::new(t);
+    let edges: Vec<Vec<usize>> = t
+        .chains
+        .iter()
+        .map(|c| {
+            c.rules
+                .iter()
+                .filter_map(|r| match &r.target {
+                    Target::Jump(x) | Target::Goto(x) => index.find(t, x),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    // Hook reachability: propagate hook bits along jumps with a worklist (a mask
+    // only grows, so each chain is revisited at most once per hook bit).
     let mut mask = vec![0u8; n];
+    let mut work = Vec::new();
     for (i, c) in t.chains.iter().enumerate() {
         if let Some(h) = c.hook() {
             mask[i] = hook_bit(h);
+            work.push(i);
         }
     }
-    let mut changed = true;
-    let mut rounds = 0;
-    while changed && rounds <= n + 1 {
-        changed = false;
-        rounds += 1;
-        for i in 0..n {
-            if mask[i] == 0 {
-                continue;
-            }
-            for r in &t.chains[i].rules {
-                if let Target::Jump(x) | Target::Goto(x) = &r.target {
-                    if let Some(j) = idx(x) {
-                        if mask[j] | mask[i] != mask[j] {
-                            mask[j] |= mask[i];
-                            changed = true;
-                        }
-                    }
-                }
+    while let Some(i) = work.pop() {
+        for &j in &edges[i] {
+            if mask[j] | mask[i] != mask[j] {
+                mask[j] |= mask[i];
+                work.push(j);
             }
         }
     }
-    // Loops among chains reachable from a hook (DFS with colours).
+    // Loops among chains reachable from a hook: depth-first search with colours
+    // (1 = on the current path), iterative so deep jump chains cannot overflow the
+    // stack; the first back edge names the chain closing the loop.
     let mut colour = vec![0u8; n];
-    fn dfs(t: &Table, i: usize, colour: &mut [u8], found: &mut Option<String>) {
-        if found.is_some() {
-            return;
+    let mut lp: Option<String> = None;
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    'roots: for root in 0..n {
+        if t.chains[root].policy.is_none() || colour[root] != 0 {
+            continue;
         }
-        colour[i] = 1;
-        for r in &t.chains[i].rules {
-            if let Target::Jump(x) | Target::Goto(x) = &r.target {
-                if let Some(j) = t.chains.iter().position(|c| &c.name == x) {
-                    match colour[j] {
-                        1 => {
-                            *found = Some(x.clone());
-                            return;
-                        }
-                        0 => dfs(t, j, colour, found),
-                        _ => {}
-                    }
+        colour[root] = 1;
+        stack.push((root, 0));
+        while let Some(top) = stack.last_mut() {
+            let (i, k) = *top;
+            let Some(&j) = edges[i].get(k) else {
+                colour[i] = 2;
+                stack.pop();
+                continue;
+            };
+            top.1 += 1;
+            match colour[j] {
+                1 => {
+                    lp = Some(t.chains[j].name.clone());
+                    break 'roots;
                 }
+                0 => {
+                    colour[j] = 1;
+                    stack.push((j, 0));
+                }
+                _ => {}
             }
-        }
-        colour[i] = 2;
-    }
-    let mut lp = None;
-    for i in 0..n {
-        if t.chains[i].policy.is_some() && colour[i] == 0 {
-            dfs(t, i, &mut colour, &mut lp);
         }
     }
     if let Some(c) = lp {
@@ -584,6 +595,25 @@ pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, String)> {
 mod tests {
     use crate::testutil::{err, err4};
     use palisade_model::{Family, TableId};
+
+    /// Many chains, each jumping to the next: linear work, no deep recursion.
+    #[test]
+    fn deep_jump_chains() {
+        let n = 20_000;
+        let mut src = String::from("*filter\n");
+        for i in 0..n {
+            src.push_str(&format!(":c{i} - [0:0]\n"));
+        }
+        src.push_str("-A INPUT -j c0\n");
+        for i in 0..n - 1 {
+            src.push_str(&format!("-A c{i} -j c{}\n", i + 1));
+        }
+        let ok = format!("{src}-A c{} -j REJECT\nCOMMIT\n", n - 1);
+        assert!(crate::parse_restore(&ok, "f", Family::V4).is_ok());
+        let looped = format!("{src}-A c{} -j c0\nCOMMIT\n", n - 1);
+        let e = crate::parse_restore(&looped, "f", Family::V4).unwrap_err();
+        assert!(e[0].message.contains("loop"), "{e:?}");
+    }
 
     #[test]
     fn hooks_and_tables() {

@@ -944,22 +944,13 @@ impl<'a> Parser<'a> {
             !matches!(m, Match::Tcp(t) if t.option == 0 && !t.inv_option
                 && ((t.sport.is_any() && t.inv_sport) || (t.dport.is_any() && t.inv_dport)))
         });
-        let srcs: Vec<Option<AddrMask>> = if self.srcs.is_empty() {
-            vec![None]
-        } else {
-            self.srcs
-                .iter()
-                .map(|a| (!a.mask.is_unspecified()).then_some(*a))
-                .collect()
-        };
-        let dsts: Vec<Option<AddrMask>> = if self.dsts.is_empty() {
-            vec![None]
-        } else {
-            self.dsts
-                .iter()
-                .map(|a| (!a.mask.is_unspecified()).then_some(*a))
-                .collect()
-        };
+        // `0.0.0.0/0` in a list is the "any" rule (no address).
+        let some = |a: &AddrMask| (!a.mask.is_unspecified()).then_some(*a);
+        let any: [Option<AddrMask>; 1] = [None];
+        let src_list: Vec<Option<AddrMask>> = self.srcs.iter().map(some).collect();
+        let dst_list: Vec<Option<AddrMask>> = self.dsts.iter().map(some).collect();
+        let srcs: &[Option<AddrMask>] = if src_list.is_empty() { &any } else { &src_list };
+        let dsts: &[Option<AddrMask>] = if dst_list.is_empty() { &any } else { &dst_list };
         if matches!(op, Op::Replace(..)) && srcs.len() * dsts.len() > 1 {
             return Err(vec![err(
                 &at,
@@ -971,8 +962,8 @@ impl<'a> Parser<'a> {
         let mut rules = Vec::with_capacity(n);
         let mut matches = Some(matches);
         let mut target = Some(target);
-        for s in &srcs {
-            for d in &dsts {
+        for s in srcs {
+            for d in dsts {
                 // The last rule takes the matches and target, the others copies.
                 let last = rules.len() + 1 == n;
                 let (m, tg) = if last {

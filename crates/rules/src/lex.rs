@@ -56,7 +56,11 @@ pub fn restore_words(line: &str) -> Result<Vec<Tok<'_>>, LineErr> {
     // Column (1-based, in characters) of byte `i`, kept up to date incrementally.
     let mut col = 1u32;
     let mut col_at = 0usize;
+    let ascii = line.is_ascii();
     let mut col_of = |off: usize| -> u32 {
+        if ascii {
+            return u32::try_from(off + 1).unwrap_or(u32::MAX);
+        }
         if off > col_at {
             let seg = &b[col_at..off];
             let n = if seg.is_ascii() {

@@ -429,11 +429,14 @@ fn compile_table(
                 Target::Log(l) => CTarget::Log(Box::new(l.clone())),
                 Target::Nflog(_) => CTarget::Nflog,
                 Target::Nfqueue(q) => CTarget::Nfqueue(q.clone()),
-                Target::Masquerade { .. } => CTarget::Nat("MASQUERADE"),
-                Target::Snat { .. } => CTarget::Nat("SNAT"),
-                Target::Dnat { .. } => CTarget::Nat("DNAT"),
-                Target::Redirect { .. } => CTarget::Nat("REDIRECT"),
-                Target::Netmap(_) => CTarget::Nat("NETMAP"),
+                Target::Masquerade { .. }
+                | Target::Snat { .. }
+                | Target::Dnat { .. }
+                | Target::Redirect { .. }
+                | Target::Netmap(_) => match crate::targets::nat::NatTarget::of(&r.target) {
+                    Some(n) => CTarget::Nat(Box::new(n)),
+                    None => CTarget::Accept,
+                },
                 Target::Mark(x) => CTarget::Mark(x.clone()),
                 Target::Connmark(c) => CTarget::Connmark(c.clone()),
                 Target::Ct(c) => {

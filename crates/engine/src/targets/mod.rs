@@ -6,6 +6,7 @@ pub(crate) mod connmark;
 pub(crate) mod ct;
 pub(crate) mod log;
 pub(crate) mod mark;
+pub(crate) mod nat;
 pub(crate) mod nfqueue;
 pub(crate) mod reject;
 pub(crate) mod tcpmss;
@@ -38,9 +39,9 @@ pub(crate) enum CTarget {
     Log(Box<LogTarget>),
     Nflog,
     Nfqueue(NfqueueTarget),
-    /// SNAT/DNAT/MASQUERADE/REDIRECT/NETMAP: recorded, accepted without
-    /// rewriting. TODO(issue 5): NAT bindings.
-    Nat(&'static str),
+    /// SNAT/DNAT/MASQUERADE/REDIRECT/NETMAP: the binding the nat hook sets
+    /// up (see `nat`).
+    Nat(Box<nat::NatTarget>),
     Mark(XMark),
     Connmark(ConnmarkTarget),
     Ct(Box<CtTarget>, Option<u16>),
@@ -72,7 +73,7 @@ impl CTarget {
             CTarget::Log(_) => "LOG".into(),
             CTarget::Nflog => "NFLOG".into(),
             CTarget::Nfqueue(_) => "NFQUEUE".into(),
-            CTarget::Nat(n) => (*n).into(),
+            CTarget::Nat(n) => n.name().into(),
             CTarget::Mark(_) => "MARK".into(),
             CTarget::Connmark(_) => "CONNMARK".into(),
             CTarget::Ct(..) => "CT".into(),
@@ -97,7 +98,7 @@ impl CTarget {
             }
             CTarget::Nflog => TgResult::Continue,
             CTarget::Nfqueue(q) => nfqueue::tg(q, pkt),
-            CTarget::Nat(_) => TgResult::Accept,
+            CTarget::Nat(n) => nat::tg(n, pkt),
             CTarget::Mark(x) => mark::tg(x, pkt),
             CTarget::Connmark(c) => connmark::tg(c, pkt),
             CTarget::Ct(c, helper) => ct::tg(c, *helper, pkt),
