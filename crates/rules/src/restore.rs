@@ -41,24 +41,30 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
     let mut open: Option<Open> = None;
     let mut last_line = 0u32;
     let all: Vec<&str> = src.lines().collect();
-    let mut skip_next = false;
+    let mut skip = 0usize;
     for (i, raw0) in all.iter().enumerate() {
-        if std::mem::take(&mut skip_next) {
+        if skip > 0 {
+            skip -= 1;
             continue;
         }
         let line = u32::try_from(i + 1).unwrap_or(u32::MAX);
         // iptables-save prints a string holding a newline across two lines; the
         // quote is then closed at the start of the next line. Join them so saved
-        // text reads back (a quote left open otherwise just takes the newline).
-        let joined;
-        let raw: &str = match all.get(i + 1) {
-            Some(next) if next.starts_with('"') && ends_in_open_quote(raw0) => {
-                skip_next = true;
-                joined = format!("{raw0}\n{next}");
-                &joined
+        // text reads back (a quote left open otherwise just takes the newline). A
+        // rule may hold several such strings, so the join repeats.
+        let mut joined: Option<String> = None;
+        while let Some(next) = all.get(i + 1 + skip) {
+            let cur = joined.as_deref().unwrap_or(raw0);
+            if !(next.starts_with('"') && cur.contains('"') && ends_in_open_quote(cur)) {
+                break;
             }
-            _ => raw0,
-        };
+            let mut j = joined.take().unwrap_or_else(|| raw0.to_string());
+            j.push('\n');
+            j.push_str(next);
+            joined = Some(j);
+            skip += 1;
+        }
+        let raw: &str = joined.as_deref().unwrap_or(raw0);
         last_line = line;
         let mut push = |e: LineErr| diags.push(e.at(file, line));
         let trimmed = raw.trim_start();
@@ -343,6 +349,24 @@ mod tests {
         let out = save(&rs, &SaveOptions::default());
         assert!(
             out.contains("-A INPUT -m comment --comment \"abc -j ACCEPT\n\"\nCOMMIT"),
+            "{out}"
+        );
+        let again = parse_restore(&out, "f", Family::V4).unwrap();
+        assert_eq!(save(&again, &SaveOptions::default()), out);
+    }
+
+    /// Two strings ending in a newline in one rule: the saved rule spans three
+    /// lines, and reads back (fuzz: save_roundtrip).
+    #[test]
+    fn two_newline_strings_in_one_rule() {
+        let src =
+            "*filter\n-A INPUT -j LOG --log-prefix \"x\n\"  -m comment --comment \"y\nCOMMIT\n";
+        let rs = parse_restore(src, "f", Family::V4).unwrap();
+        let out = save(&rs, &SaveOptions::default());
+        assert!(
+            out.contains(
+                "-A INPUT -m comment --comment \"y\n\" -j LOG --log-prefix \"x\n\"\nCOMMIT"
+            ),
             "{out}"
         );
         let again = parse_restore(&out, "f", Family::V4).unwrap();
