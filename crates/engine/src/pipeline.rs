@@ -1117,6 +1117,9 @@ impl Engine {
             (None, Family::V6) => emit::tcp_reset_v6_with(orig, meta, &opts),
             (Some((t, code)), Family::V4) => {
                 let Some(IpAddr::V4(s)) = src else { return };
+                if opts.verify_csum && !crate::icmp::reject_csum_ok(orig, meta) {
+                    return;
+                }
                 if !self
                     .icmp
                     .allow_v4(&world.cfg, t, code, meta.src, back_lo, now)
@@ -1127,6 +1130,9 @@ impl Engine {
             }
             (Some((t, code)), Family::V6) => {
                 let Some(IpAddr::V6(s)) = src else { return };
+                if opts.verify_csum && !crate::icmp::reject_csum_ok(orig, meta) {
+                    return;
+                }
                 if !self.icmp.allow_v6(&world.cfg, meta.src, back_lo, now) {
                     return;
                 }
