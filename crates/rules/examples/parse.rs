@@ -1,8 +1,8 @@
 //! Parses a ruleset file (restore text or a script) and prints what Palisade makes
 //! of it: the saved ruleset(s), or the diagnostics. `--v6` picks IPv6 for restore
-//! text; `--time N` parses N times and prints the fastest run (for benchmarks).
+//! text (`--v4` forces IPv4, else it is guessed); `--time N` parses N times and prints the fastest run (for benchmarks).
 //!
-//!     cargo run --release -p palisade-rules --example parse -- FILE [--v6] [--time N]
+//!     cargo run --release -p palisade-rules --example parse -- FILE [--v4|--v6] [--time N]
 
 use palisade_model::Family;
 use palisade_rules::{parse_auto, save, SaveOptions};
@@ -11,10 +11,16 @@ use std::time::{Duration, Instant};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(path) = args.iter().find(|a| !a.starts_with("--")) else {
-        eprintln!("usage: parse FILE [--v6] [--time N]");
+        eprintln!("usage: parse FILE [--v4|--v6] [--time N]");
         std::process::exit(2);
     };
-    let fam = args.iter().any(|a| a == "--v6").then_some(Family::V6);
+    let fam = if args.iter().any(|a| a == "--v6") {
+        Some(Family::V6)
+    } else if args.iter().any(|a| a == "--v4") {
+        Some(Family::V4)
+    } else {
+        None
+    };
     let src = match std::fs::read_to_string(path) {
         Ok(s) => s,
         Err(e) => {

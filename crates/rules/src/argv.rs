@@ -10,9 +10,9 @@
 
 use palisade_model::{Family, Ruleset};
 
-use crate::check;
+use crate::check::{self, ApplyErr};
 use crate::cmd::{parse_command, Mode, Op};
-use crate::diag::{Diagnostic, LineErr};
+use crate::diag::Diagnostic;
 use crate::lex::{shell_words, Tok};
 use palisade_model::{Hook, TableId};
 use std::collections::HashSet;
@@ -275,14 +275,17 @@ impl Script {
         let mut cmd = parse_command(&args, fam, Mode::Script, lno)
             .map_err(|es| es.into_iter().map(|e| e.at(file, lno)).collect::<Vec<_>>())?;
         let at = cmd.at.clone();
-        let fail = |m: &str| vec![LineErr::new(at.col, &at.text, m).at(file, lno)];
+        let fail = |e: ApplyErr| vec![e.at(at.col, &at.text).at(file, lno)];
         // nf_tables creates a built-in chain only when a rule, a policy or a flush
         // first names it; zeroing one that does not exist yet fails.
         if let Op::Zero(Some(c)) = &cmd.op {
             if Hook::from_chain_name(c).is_some()
                 && !self.base.contains(&(fam, cmd.table, c.clone()))
             {
-                return Err(fail("no chain/target/match by that name"));
+                return Err(fail(ApplyErr::new(
+                    format!("built-in chain `{c}` does not exist yet: no rule, policy or flush has created it"),
+                    format!("`-A`, `-I`, `-P` or `-F` on `{c}` first"),
+                )));
             }
         }
         let rs = if fam == Family::V4 {
@@ -290,7 +293,7 @@ impl Script {
         } else {
             &mut self.v6
         };
-        check::apply(rs, &mut cmd).map_err(|m| fail(&m))?;
+        check::apply(rs, &mut cmd).map_err(fail)?;
         if let Op::Append(c) | Op::Insert(c, _) | Op::Policy(c, _) | Op::Flush(Some(c)) = &cmd.op {
             if Hook::from_chain_name(c).is_some() {
                 self.base.insert((fam, cmd.table, c.clone()));

@@ -10,6 +10,7 @@ use palisade_model::{
 };
 
 use crate::cmd::{Command, Op};
+use crate::diag::LineErr;
 use std::collections::HashMap;
 
 /// Names that cannot be user chains: the standard verdicts and every target name.
@@ -18,8 +19,59 @@ fn reserved(name: &str, fam: Family) -> bool {
         || crate::ext::find_target(name, fam).is_some()
 }
 
+/// Why a command or a table is refused, and what would have been accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ApplyErr {
+    pub message: String,
+    pub expected: Option<String>,
+}
+
+impl ApplyErr {
+    pub(crate) fn new(message: impl Into<String>, expected: impl Into<String>) -> ApplyErr {
+        ApplyErr {
+            message: message.into(),
+            expected: Some(expected.into()),
+        }
+    }
+
+    /// The error placed at word `word` (column `col`) of its line.
+    pub(crate) fn at(self, col: u32, word: &str) -> LineErr {
+        LineErr {
+            col,
+            word: word.to_string(),
+            message: self.message,
+            expected: self.expected,
+        }
+    }
+}
+
+impl From<String> for ApplyErr {
+    fn from(message: String) -> ApplyErr {
+        ApplyErr {
+            message,
+            expected: None,
+        }
+    }
+}
+
+/// The usual advice for a chain that does not exist.
+fn missing_chain(name: &str) -> ApplyErr {
+    ApplyErr::new(
+        format!("chain `{name}` does not exist"),
+        format!("an existing chain (create it with `-N {name}` or a `:{name} - [0:0]` line first)"),
+    )
+}
+
+/// `expected` text for a rule number of a chain holding `n` rules.
+fn rule_numbers(chain: &str, n: usize) -> String {
+    match n {
+        0 => format!("a rule number, but chain `{chain}` is empty"),
+        _ => format!("a rule number from 1 to {n} (chain `{chain}` has {n} rules)"),
+    }
+}
+
 /// Applies one command to `rs`. On error nothing changes.
-pub(crate) fn apply(rs: &mut Ruleset, cmd: &mut Command) -> Result<(), String> {
+pub(crate) fn apply(rs: &mut Ruleset, cmd: &mut Command) -> Result<(), ApplyErr> {
     let fam = rs.family;
     let exists = rs.table(cmd.table).is_some();
     // Commands that only inspect or clear do not create a table.
@@ -37,7 +89,24 @@ pub(crate) fn apply(rs: &mut Ruleset, cmd: &mut Command) -> Result<(), String> {
             | Op::Delete(..)
             | Op::Replace(..)
             | Op::DeleteChain(Some(_))
-            | Op::Rename(..) => return Err("no chain/target/match by that name".into()),
+            | Op::Rename(..) => {
+                let c = match &cmd.op {
+                    Op::Zero(Some(c))
+                    | Op::Flush(Some(c))
+                    | Op::Delete(c, _)
+                    | Op::Replace(c, _)
+                    | Op::DeleteChain(Some(c))
+                    | Op::Rename(c, _) => c.as_str(),
+                    _ => "",
+                };
+                return Err(ApplyErr::new(
+                    format!(
+                        "chain `{c}` does not exist (no command has created table `{}` yet)",
+                        cmd.table.name()
+                    ),
+                    "a chain created by an earlier command",
+                ));
+            }
             _ => {}
         }
     }
@@ -47,9 +116,8 @@ pub(crate) fn apply(rs: &mut Ruleset, cmd: &mut Command) -> Result<(), String> {
         .unwrap_or_else(|| Table::new(cmd.table));
     let mut idx = ChainIndex::new(&table);
     apply_table(&mut table, &mut idx, fam, cmd)?;
-    if let Some((span, msg)) = validate(&table, fam).into_iter().next() {
-        let _ = span;
-        return Err(msg);
+    if let Some((_, e)) = validate(&table, fam).into_iter().next() {
+        return Err(e);
     }
     *rs.table_mut(cmd.table) = table;
     Ok(())
@@ -98,13 +166,13 @@ fn user_chain_mut<'a>(
     t: &'a mut Table,
     idx: &ChainIndex,
     name: &str,
-) -> Result<&'a mut Chain, String> {
+) -> Result<&'a mut Chain, ApplyErr> {
     idx.find(t, name)
         .and_then(|i| t.chains.get_mut(i))
-        .ok_or_else(|| format!("chain `{name}` does not exist"))
+        .ok_or_else(|| missing_chain(name))
 }
 
-fn check_jumps(t: &Table, idx: &ChainIndex, rules: &[Rule], fam: Family) -> Result<(), String> {
+fn check_jumps(t: &Table, idx: &ChainIndex, rules: &[Rule], fam: Family) -> Result<(), ApplyErr> {
     for r in rules {
         if let Target::Jump(c) | Target::Goto(c) = &r.target {
             match idx.get(t, c) {
@@ -114,14 +182,20 @@ fn check_jumps(t: &Table, idx: &ChainIndex, rules: &[Rule], fam: Family) -> Resu
                             .all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == '_')
                             && !c.is_empty()
                         {
-                            format!("unsupported target or unknown chain `{c}`")
+                            ApplyErr::new(
+                                format!("unsupported target or unknown chain `{c}`"),
+                                "a supported target (ACCEPT, DROP, REJECT, LOG, ...) or an existing chain",
+                            )
                         } else {
-                            format!("chain `{c}` does not exist")
+                            missing_chain(c)
                         },
                     )
                 }
                 Some(ch) if ch.policy.is_some() => {
-                    return Err(format!("cannot jump to built-in chain `{c}`"))
+                    return Err(ApplyErr::new(
+                        format!("cannot jump to built-in chain `{c}`"),
+                        "a user-defined chain",
+                    ))
                 }
                 _ => {}
             }
@@ -139,7 +213,7 @@ pub(crate) fn apply_table(
     idx: &mut ChainIndex,
     fam: Family,
     cmd: &mut Command,
-) -> Result<(), String> {
+) -> Result<(), ApplyErr> {
     let r = apply_table_inner(t, idx, fam, cmd);
     match &cmd.op {
         Op::NewChain(name) if r.is_ok() => {
@@ -157,7 +231,7 @@ fn apply_table_inner(
     idx: &ChainIndex,
     fam: Family,
     cmd: &mut Command,
-) -> Result<(), String> {
+) -> Result<(), ApplyErr> {
     match &cmd.op {
         Op::Skip => Ok(()),
         Op::Append(c) => {
@@ -172,7 +246,14 @@ fn apply_table_inner(
             let ch = user_chain_mut(t, idx, c)?;
             let pos = (*n as usize).saturating_sub(1);
             if pos > ch.rules.len() {
-                return Err("index of insertion too big".into());
+                return Err(ApplyErr::new(
+                    "index of insertion too big",
+                    format!(
+                        "a position from 1 to {} (chain `{c}` has {} rules)",
+                        ch.rules.len() + 1,
+                        ch.rules.len()
+                    ),
+                ));
             }
             // iptables inserts each expanded rule at the same index, so they end up
             // in reverse order.
@@ -194,14 +275,20 @@ fn apply_table_inner(
                     *slot = r.clone();
                     Ok(())
                 }
-                None => Err("index of replacement too big".into()),
+                None => Err(ApplyErr::new(
+                    "index of replacement too big",
+                    rule_numbers(c, ch.rules.len()),
+                )),
             }
         }
         Op::Delete(c, Some(n)) => {
             let ch = user_chain_mut(t, idx, c)?;
             let pos = (*n as usize).saturating_sub(1);
             if pos >= ch.rules.len() {
-                return Err("index of deletion too big".into());
+                return Err(ApplyErr::new(
+                    "index of deletion too big",
+                    rule_numbers(c, ch.rules.len()),
+                ));
             }
             ch.rules.remove(pos);
             Ok(())
@@ -214,7 +301,10 @@ fn apply_table_inner(
                     .iter()
                     .position(|x| x.same_spec(r))
                     .ok_or_else(|| {
-                        "bad rule (does a matching rule exist in that chain?)".to_string()
+                        ApplyErr::new(
+                            "bad rule (does a matching rule exist in that chain?)",
+                            format!("the options of a rule in chain `{c}` (as `-S` prints them) or its number"),
+                        )
                     })?;
                 ch.rules.remove(i);
             }
@@ -222,17 +312,29 @@ fn apply_table_inner(
         }
         Op::NewChain(name) => {
             if name.is_empty() || name.len() > 28 {
-                return Err(format!("invalid chain name `{name}` (1-28 characters)"));
+                return Err(ApplyErr::new(
+                    format!("invalid chain name `{name}` (1-28 characters)"),
+                    "a chain name of 1 to 28 characters",
+                ));
             }
             if name.starts_with('-') || name.starts_with('!') || name.contains(char::is_whitespace)
             {
-                return Err(format!("invalid chain name `{name}`"));
+                return Err(ApplyErr::new(
+                    format!("invalid chain name `{name}`"),
+                    "a chain name not starting with `-` or `!`, without spaces",
+                ));
             }
             if reserved(name, fam) {
-                return Err(format!("chain name `{name}` clashes with a target name"));
+                return Err(ApplyErr::new(
+                    format!("chain name `{name}` clashes with a target name"),
+                    "a name that is not a target (ACCEPT, DROP, RETURN, REJECT, LOG, ...)",
+                ));
             }
             if idx.find(t, name).is_some() {
-                return Err(format!("chain `{name}` already exists"));
+                return Err(ApplyErr::new(
+                    format!("chain `{name}` already exists"),
+                    "a new chain name",
+                ));
             }
             t.chains.push(Chain {
                 name: name.clone(),
@@ -247,13 +349,22 @@ fn apply_table_inner(
                 .chain(name)
                 .ok_or_else(|| format!("chain `{name}` does not exist"))?;
             if ch.policy.is_some() {
-                return Err(format!("cannot delete built-in chain `{name}`"));
+                return Err(ApplyErr::new(
+                    format!("cannot delete built-in chain `{name}`"),
+                    "a user-defined chain",
+                ));
             }
             if !ch.rules.is_empty() {
-                return Err(format!("chain `{name}` is not empty"));
+                return Err(ApplyErr::new(
+                    format!("chain `{name}` is not empty"),
+                    format!("an empty chain (flush it first with `-F {name}`)"),
+                ));
             }
             if refs(t, name) > 0 {
-                return Err(format!("chain `{name}` is still referenced"));
+                return Err(ApplyErr::new(
+                    format!("chain `{name}` is still referenced"),
+                    "a chain no rule jumps to (delete those rules first)",
+                ));
             }
             t.chains.retain(|c| &c.name != name);
             Ok(())
@@ -273,7 +384,10 @@ fn apply_table_inner(
                     .flat_map(|c| &c.rules)
                     .any(|r| matches!(&r.target, Target::Jump(x) | Target::Goto(x) if x == u));
                 if referenced_from_builtin {
-                    return Err(format!("chain `{u}` is still referenced"));
+                    return Err(ApplyErr::new(
+                        format!("chain `{u}` is still referenced"),
+                        "user chains no built-in chain jumps to (flush those first)",
+                    ));
                 }
             }
             let nonempty = t
@@ -281,20 +395,32 @@ fn apply_table_inner(
                 .iter()
                 .find(|c| c.policy.is_none() && !c.rules.is_empty());
             if let Some(c) = nonempty {
-                return Err(format!("chain `{}` is not empty", c.name));
+                return Err(ApplyErr::new(
+                    format!("chain `{}` is not empty", c.name),
+                    "empty user chains (flush them first with `-F`)",
+                ));
             }
             t.chains.retain(|c| c.policy.is_some());
             Ok(())
         }
         Op::Rename(a, b) => {
             if t.chain(a).is_none_or(|c| c.policy.is_some()) {
-                return Err(format!("user chain `{a}` does not exist"));
+                return Err(ApplyErr::new(
+                    format!("user chain `{a}` does not exist"),
+                    "an existing user-defined chain",
+                ));
             }
             if t.chain(b).is_some() {
-                return Err(format!("chain `{b}` already exists"));
+                return Err(ApplyErr::new(
+                    format!("chain `{b}` already exists"),
+                    "a new chain name",
+                ));
             }
             if b.is_empty() || b.len() > 28 || reserved(b, fam) || b.starts_with('-') {
-                return Err(format!("invalid chain name `{b}`"));
+                return Err(ApplyErr::new(
+                    format!("invalid chain name `{b}`"),
+                    "a chain name of 1 to 28 characters, not a target name",
+                ));
             }
             for c in &mut t.chains {
                 if &c.name == a {
@@ -315,7 +441,10 @@ fn apply_table_inner(
                 .chain_mut(c)
                 .ok_or_else(|| format!("chain `{c}` does not exist"))?;
             if ch.policy.is_none() {
-                return Err(format!("cannot set policy on user-defined chain `{c}`"));
+                return Err(ApplyErr::new(
+                    format!("cannot set policy on user-defined chain `{c}`"),
+                    "a built-in chain (INPUT, FORWARD, OUTPUT, PREROUTING or POSTROUTING)",
+                ));
             }
             ch.policy = Some(*p);
             Ok(())
@@ -344,16 +473,22 @@ fn apply_table_inner(
 }
 
 /// iptables refuses `-i` on output-side built-in chains and `-o` on input-side ones.
-fn check_iface_hook(chain: &str, rules: &[Rule]) -> Result<(), String> {
+fn check_iface_hook(chain: &str, rules: &[Rule]) -> Result<(), ApplyErr> {
     let Some(h) = Hook::from_chain_name(chain) else {
         return Ok(());
     };
     for r in rules {
         if r.ip.in_iface.is_some() && matches!(h, Hook::Output | Hook::PostRouting) {
-            return Err(format!("can't use -i with {chain}"));
+            return Err(ApplyErr::new(
+                format!("can't use -i with {chain}"),
+                format!("-o (packets in {chain} have no input interface)"),
+            ));
         }
         if r.ip.out_iface.is_some() && matches!(h, Hook::PreRouting | Hook::Input) {
-            return Err(format!("can't use -o with {chain}"));
+            return Err(ApplyErr::new(
+                format!("can't use -o with {chain}"),
+                format!("-i (packets in {chain} have no output interface yet)"),
+            ));
         }
     }
     Ok(())
@@ -436,7 +571,7 @@ fn match_limits(m: &Match) -> (Option<&'static [TableId]>, u8, &'static str) {
 }
 
 /// Whole-table checks; returns (position, message) of each problem.
-pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, String)> {
+pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, ApplyErr)> {
     let mut out = Vec::new();
     let n = t.chains.len();
     // Jump edges, in rule order, by chain position (linear in the table's size:
@@ -507,7 +642,13 @@ pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, String)> {
         }
     }
     if let Some(c) = lp {
-        out.push((None, format!("jump loop detected through chain `{c}`")));
+        out.push((
+            None,
+            ApplyErr::new(
+                format!("jump loop detected through chain `{c}`"),
+                "jumps that never lead back to a chain already on the path",
+            ),
+        ));
     }
     for (i, c) in t.chains.iter().enumerate() {
         for r in &c.rules {
@@ -516,7 +657,10 @@ pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, String)> {
                 if tab != t.id {
                     out.push((
                         r.span,
-                        format!("target `{name}` is only valid in the {} table", tab.name()),
+                        ApplyErr::new(
+                            format!("target `{name}` is only valid in the {} table", tab.name()),
+                            format!("this rule in a `*{}` table", tab.name()),
+                        ),
                     ));
                     continue;
                 }
@@ -524,11 +668,14 @@ pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, String)> {
             if mask[i] & !hooks != 0 {
                 out.push((
                     r.span,
-                    format!(
-                        "target `{name}` is only valid in {} (chain `{}` is reached from {})",
-                        hooks_str(hooks),
-                        c.name,
-                        hooks_str(mask[i])
+                    ApplyErr::new(
+                        format!(
+                            "target `{name}` is only valid in {} (chain `{}` is reached from {})",
+                            hooks_str(hooks),
+                            c.name,
+                            hooks_str(mask[i])
+                        ),
+                        format!("a chain reached only from {}", hooks_str(hooks)),
                     ),
                 ));
             }
@@ -539,9 +686,12 @@ pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, String)> {
                         let names: Vec<&str> = tabs.iter().map(|x| x.name()).collect();
                         out.push((
                             r.span,
-                            format!(
-                                "match `{name}` is only valid in the {} table",
-                                names.join("/")
+                            ApplyErr::new(
+                                format!(
+                                    "match `{name}` is only valid in the {} table",
+                                    names.join("/")
+                                ),
+                                format!("this rule in a `*{}` table", names.join("` or `*")),
                             ),
                         ));
                         continue;
@@ -550,11 +700,14 @@ pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, String)> {
                 if mask[i] & !hooks != 0 {
                     out.push((
                         r.span,
-                        format!(
-                            "match `{name}` is only valid in {} (chain `{}` is reached from {})",
-                            hooks_str(hooks),
-                            c.name,
-                            hooks_str(mask[i])
+                        ApplyErr::new(
+                            format!(
+                                "match `{name}` is only valid in {} (chain `{}` is reached from {})",
+                                hooks_str(hooks),
+                                c.name,
+                                hooks_str(mask[i])
+                            ),
+                            format!("a chain reached only from {}", hooks_str(hooks)),
                         ),
                     ));
                 }
@@ -569,10 +722,13 @@ pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, String)> {
                     if r.ip.proto != p || r.ip.inv_proto {
                         out.push((
                             r.span,
-                            format!(
-                                "match `{}` is only valid for `-p {}`",
-                                m.name(),
-                                crate::names::proto_name(p)
+                            ApplyErr::new(
+                                format!(
+                                    "match `{}` is only valid for `-p {}`",
+                                    m.name(),
+                                    crate::names::proto_name(p)
+                                ),
+                                format!("`-p {}` before it", crate::names::proto_name(p)),
                             ),
                         ));
                     }
@@ -583,7 +739,13 @@ pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, String)> {
             }
             // DROP is not a valid verdict in nat chains (nf_tables refuses it).
             if t.id == TableId::Nat && r.target == Target::Drop {
-                out.push((r.span, "DROP is not allowed in the nat table".into()));
+                out.push((
+                    r.span,
+                    ApplyErr::new(
+                        "DROP is not allowed in the nat table",
+                        "filtering in the filter table (nat chains only translate)",
+                    ),
+                ));
             }
         }
     }

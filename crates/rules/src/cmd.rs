@@ -112,6 +112,30 @@ fn is_num(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// What an extension's final check wanted, from its message (which follows
+/// iptables' wording): the options it names, or the protocol it needs.
+fn check_expected(msg: &str, ext: &str) -> String {
+    if msg.contains("TCP, UDP") || msg.contains("`-p ") {
+        let p = if msg.contains("`-p tcp`") && !msg.contains("`-p udp`") {
+            "`-p tcp`"
+        } else {
+            "`-p tcp` or `-p udp` (or another protocol with ports)"
+        };
+        return format!("{p} earlier in the rule");
+    }
+    // Option names quoted in the message, `--x' or "--x".
+    let opts: Vec<&str> = msg
+        .split(['`', '\'', '"'])
+        .filter(|w| w.starts_with("--") && !w.contains(' '))
+        .collect();
+    match opts.as_slice() {
+        [] => format!("the options `{ext}` needs"),
+        [.., last] if msg.contains("requires") => format!("`{last}` as well"),
+        [one] => format!("`{one}` after `{ext}`"),
+        [init @ .., last] => format!("`{}` or `{last}` after `{ext}`", init.join("`, `")),
+    }
+}
+
 /// Splits each `--opt=value` word in two.
 fn expand_glued<'a>(toks: &[Tok<'a>]) -> Vec<Tok<'a>> {
     let mut expanded = Vec::with_capacity(toks.len() + 1);
@@ -919,7 +943,8 @@ impl<'a> Parser<'a> {
         let mut matches = Vec::with_capacity(self.matches.len());
         for mut lm in std::mem::take(&mut self.matches) {
             if let Err(e) = (lm.ext.check)(&mut lm.m, lm.seen, &ctx) {
-                errs.push(err(lm.at, e));
+                let hint = check_expected(&e, &format!("-m {}", lm.ext.name));
+                errs.push(err(lm.at, e).expect(hint));
             }
             matches.push(lm.m);
         }
@@ -927,7 +952,8 @@ impl<'a> Parser<'a> {
             Some(mut lt) => {
                 if let Some(e) = lt.ext {
                     if let Err(m) = (e.check)(&mut lt.t, lt.seen, &ctx) {
-                        errs.push(err(lt.at, m));
+                        let hint = check_expected(&m, &format!("-j {}", e.name));
+                        errs.push(err(lt.at, m).expect(hint));
                     }
                 }
                 lt.t

@@ -24,13 +24,17 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}:{}:{}: error: {} (near `{}`",
-            self.file, self.line, self.col, self.message, self.word
+            "{}:{}:{}: error: {}",
+            self.file, self.line, self.col, self.message
         )?;
-        if let Some(e) = &self.expected {
-            write!(f, "; expected {e}")?;
+        // The word is empty when the problem is a whole rule (found at COMMIT).
+        let near = (!self.word.is_empty()).then(|| format!("near `{}`", self.word));
+        let expected = self.expected.as_ref().map(|e| format!("expected {e}"));
+        match (near, expected) {
+            (Some(n), Some(e)) => write!(f, " ({n}; {e})"),
+            (Some(x), None) | (None, Some(x)) => write!(f, " ({x})"),
+            (None, None) => Ok(()),
         }
-        write!(f, ")")
     }
 }
 
@@ -87,5 +91,9 @@ mod tests {
         );
         let d = LineErr::new(1, "x", "bad").at("f", 1);
         assert_eq!(d.to_string(), "f:1:1: error: bad (near `x`)");
+        let d = LineErr::new(1, "", "bad").expect("good").at("f", 1);
+        assert_eq!(d.to_string(), "f:1:1: error: bad (expected good)");
+        let d = LineErr::new(1, "", "bad").at("f", 1);
+        assert_eq!(d.to_string(), "f:1:1: error: bad");
     }
 }

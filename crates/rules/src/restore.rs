@@ -125,16 +125,9 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
                             rs.tables.push(o.table);
                         }
                     } else {
-                        for (span, msg) in problems {
+                        for (span, e) in problems {
                             let (l, c) = span.map(|s| (s.line, s.col)).unwrap_or((line, lead + 1));
-                            diags.push(Diagnostic {
-                                file: file.to_string(),
-                                line: l,
-                                col: c,
-                                word: String::new(),
-                                message: msg,
-                                expected: None,
-                            });
+                            diags.push(e.at(c, "").at(file, l));
                         }
                     }
                 }
@@ -214,7 +207,7 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
                     at: Tok::new(name, lead + 2),
                 };
                 if let Err(m) = check::apply_table(&mut o.table, &mut o.index, family, &mut cmd) {
-                    push(LineErr::new(lead + 2, name, m));
+                    push(m.at(lead + 2, name));
                 }
             }
             continue;
@@ -281,7 +274,7 @@ pub fn parse_restore(src: &str, file: &str, family: Family) -> Result<Ruleset, V
                     _ => {}
                 }
                 if let Err(m) = check::apply_table(&mut o.table, &mut o.index, family, &mut cmd) {
-                    push(LineErr::new(cmd.at.col, &cmd.at.text, m));
+                    push(m.at(cmd.at.col, &cmd.at.text));
                 }
             }
         }

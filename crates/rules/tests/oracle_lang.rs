@@ -176,6 +176,44 @@ fn recorded_rejections_are_refused_with_positions() {
     conclude(cases.into_iter().zip(results).collect());
 }
 
+/// Golden diagnostics: what Palisade says about each rejection case, next to the
+/// kernel's refusal (`reject/NAME.rules.palisade`, `reject/NAME.sh.palisade`). Every diagnostic names file, line,
+/// column and what was expected there. After a deliberate wording change, re-bless:
+/// `PALISADE_BLESS=1 cargo test -p palisade-rules --test oracle_lang golden`.
+#[test]
+fn golden_rejection_diagnostics() {
+    let bless = std::env::var_os("PALISADE_BLESS").is_some();
+    let mut failures = Vec::new();
+    for c in all_cases().into_iter().filter(|c| c.reject) {
+        let Ok(src) = c.source() else { continue };
+        let Err(diags) = palisade(&c, &src) else {
+            failures.push(format!("{}: accepted", c.display()));
+            continue;
+        };
+        for d in &diags {
+            if d.expected.is_none() {
+                failures.push(format!("{}: no `expected` in: {d}", c.display()));
+            }
+        }
+        let text: String = diags.iter().map(|d| format!("{d}\n")).collect();
+        let golden = std::path::PathBuf::from(format!("{}.palisade", c.path.display()));
+        if bless {
+            std::fs::write(&golden, &text).expect("write golden file");
+            continue;
+        }
+        let want = std::fs::read_to_string(&golden).unwrap_or_default();
+        if want != text {
+            failures.push(format!(
+                "{}: diagnostics changed (re-bless with PALISADE_BLESS=1 if intended)\n  want: {}\n  got:  {}",
+                c.display(),
+                want.trim_end().replace('\n', "\n        "),
+                text.trim_end().replace('\n', "\n        ")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn generated_corpus_is_current() {
     let dir = lang_oracle::corpus_dir();
