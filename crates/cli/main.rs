@@ -41,6 +41,12 @@ enum Command {
     Replay(cmd::replay::Args),
     /// List the built-in profiles.
     Profiles,
+    /// Enforce a ruleset on this host (NFQUEUE); the workstation policy by default.
+    Run(cmd::run::Args),
+    /// Make the running daemon re-read its ruleset files.
+    Reload(cmd::reload::Args),
+    /// Show the running daemon's counters, connections and queue statistics.
+    Status(cmd::status::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +62,9 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd::check::run(a),
         Command::Fmt(a) => cmd::fmt::run(a),
         Command::Replay(a) => cmd::replay::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Reload(a) => cmd::reload::run(a),
+        Command::Status(a) => cmd::status::run(a),
         Command::Profiles => {
             for name in palisade_rules::profiles::NAMES {
                 println!("{name}");

@@ -15,3 +15,9 @@ pub use capture::{Capture, CaptureError, CaptureOptions, CapturedPacket, PacketT
 pub use host::{AddrSpec, HostError, HostSpec, IfaceSpec, RouteSpec};
 pub use replay::{same_packet, Emitted, Match, ReplayEngine, ReplaySummary, Replayer};
 pub use sysctl::{parse_assignment, parse_file, SysctlError};
+pub mod control;
+pub mod ctlist;
+pub mod daemon;
+pub mod inject;
+pub mod nfqueue;
+pub mod nft;
