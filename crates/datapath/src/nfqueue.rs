@@ -72,9 +72,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// The engine's clock.
+    /// The engine's clock. It starts at one hour, not zero, as a booted
+    /// kernel's jiffies do: rate limiters treat a new peer as last seen long
+    /// ago (ICMP's full burst of six), which a clock near zero would not allow.
     pub fn now(&self) -> u64 {
-        self.epoch.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64
+        const START: u128 = 3600 * 1_000_000_000;
+        (self.epoch.elapsed().as_nanos() + START).min(u128::from(u64::MAX)) as u64
     }
 }
 
