@@ -188,7 +188,43 @@ fn established(c: &mut Criterion) {
 
 criterion_group!(benches, new_connections, established);
 
+/// `PALISADE_BENCH_ONLY=new:RULES:CONNS` or `est:PAIRS`: runs just that
+/// workload (for `valgrind --tool=callgrind` or `perf`), no criterion.
+fn only(spec: &str) {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let num = |i: usize, d: u64| parts.get(i).and_then(|p| p.parse().ok()).unwrap_or(d);
+    match parts.first().copied() {
+        Some("new") => {
+            let mut b = NewConns::new(num(1, 10_000) as usize);
+            b.run(100);
+            let n = num(2, 10_000);
+            let d = b.run(n);
+            println!("{:.1} ns/conn", d.as_nanos() as f64 / n as f64);
+        }
+        Some("est") => {
+            let mut e = Established::new(1_000);
+            let n = num(1, 100_000);
+            for _ in 0..100 {
+                e.pair();
+            }
+            let t = Instant::now();
+            for _ in 0..n {
+                e.pair();
+            }
+            println!(
+                "{:.1} ns/packet",
+                t.elapsed().as_nanos() as f64 / (2 * n) as f64
+            );
+        }
+        _ => panic!("PALISADE_BENCH_ONLY: new:RULES:CONNS or est:PAIRS"),
+    }
+}
+
 fn main() {
+    if let Ok(spec) = std::env::var("PALISADE_BENCH_ONLY") {
+        only(&spec);
+        return;
+    }
     let full = std::env::args().any(|a| a == "--bench");
     if std::env::var("PALISADE_BENCH_REPORT").map_or(true, |v| v != "0") {
         report(full);

@@ -16,6 +16,7 @@ use palisade_model::matches::PktType;
 use palisade_model::Hook;
 use palisade_wire::PacketMeta;
 
+use crate::compile::classify::Cursor;
 use crate::ctview::CtView;
 use crate::host::bits;
 use crate::matches::MatchEnv;
@@ -201,11 +202,11 @@ pub(crate) fn do_table(
     };
     sinks.stack.clear();
     let mut i = entry as usize;
+    // Created on the first indexed chain the walk enters.
+    let mut cursor: Option<Cursor> = None;
     loop {
-        if use_skip {
-            if let Some(run) = t.run_of.get(i).and_then(|&r| t.runs.get(r as usize)) {
-                i = run.next(i, pkt.meta.src, pkt.meta.dst);
-            }
+        if use_skip && t.index.covers(i) {
+            i = t.index.next(cursor.get_or_insert_with(Cursor::new), i, pkt);
         }
         let Some(e) = t.entries.get_mut(i) else {
             // Unreachable with a validated table; fail closed.

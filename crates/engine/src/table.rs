@@ -102,10 +102,8 @@ pub(crate) struct ChainInfo {
 pub(crate) struct Table {
     pub id: TableId,
     pub entries: Vec<Entry>,
-    /// Exact-address runs (see `compile::runs`).
-    pub runs: Vec<crate::compile::runs::AddrRun>,
-    /// Run of each entry (`u32::MAX`: none).
-    pub run_of: Vec<u32>,
+    /// Candidate index per chain (see `compile::classify`).
+    pub index: crate::compile::classify::Index,
     /// First entry of the built-in chain at each hook (`hook_entry`).
     pub entry: [Option<u32>; 5],
     /// End entry (policy) of the built-in chain at each hook (`underflow`).

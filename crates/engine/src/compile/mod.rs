@@ -11,7 +11,7 @@
 //! and the per-extension checks (`-m tcp` needs `-p tcp`, REJECT tcp-reset
 //! needs `-p tcp`, TCPMSS needs a SYN match).
 
-pub(crate) mod runs;
+pub(crate) mod classify;
 pub(crate) mod skip;
 
 use palisade_model::targets::{RejectWith, TcpmssTarget};
@@ -497,12 +497,11 @@ fn compile_table(
         });
     }
     skip::calc(&mut entries);
-    let (runs, run_of) = runs::calc(&entries);
+    let index = classify::calc(&entries, infos.iter().map(|c| (c.first, c.end)));
     Ok(Table {
         id: mt.id,
         entries,
-        runs,
-        run_of,
+        index,
         entry,
         underflow,
         stack_size: chains.len(),

@@ -163,7 +163,7 @@ mod tests {
             Rule::new(ip, matches, target)
         };
         let mut input: Vec<Rule> = (0..10_000).map(|_| gen_rule(false)).collect();
-        // A blocklist section: host rules, indexed as an exact-address run.
+        // A blocklist section: host rules, indexed by address (classify).
         let hosts = [
             "10.0.0.1",
             "10.2.3.4",
