@@ -411,3 +411,72 @@ fn reload_keeps_connections_and_kill_fails_closed() {
     }
     assert!(!ok(&t.fw, "nft list table inet palisade"));
 }
+
+const SINK: &str = r#"
+import socket, time, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 9999)); s.settimeout(1.0)
+n = 0
+try:
+    while True:
+        s.recv(2048); n += 1
+except socket.timeout:
+    pass
+print(n)
+"#;
+
+const BLAST: &str = r#"
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+end = time.time() + 2.0; n = 0; p = b"x" * 64
+while time.time() < end:
+    try:
+        s.sendto(p, ("10.91.2.2", 9999)); n += 1
+    except OSError:
+        pass
+print(n)
+"#;
+
+/// Forwarded UDP packets per second through fw (2 s bounded flood, 64-byte
+/// payloads, one Python sender): kernel enforcing `FORWARD` vs Palisade.
+/// `cargo test --release --test daemon -- --ignored --nocapture bench`.
+#[test]
+#[ignore]
+fn bench_forwarding_pps() {
+    require_root_with!("iptables-restore", "nft", "python3");
+    let rules = FORWARD.replace(
+        "-A FORWARD -i fc -o fs -p icmp -j ACCEPT",
+        "-A FORWARD -i fc -o fs -p icmp -j ACCEPT\n-A FORWARD -i fc -o fs -p udp -m udp --dport 9999 -j ACCEPT",
+    );
+    let run = |t: &Topo| -> (u64, u64) {
+        let sink = t.file("sink.py", SINK);
+        let blast = t.file("blast.py", BLAST);
+        let rx = t
+            .server
+            .cmd("python3")
+            .arg(&sink)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("sink");
+        std::thread::sleep(Duration::from_millis(200));
+        let sent = sh(&t.client, &format!("python3 {}", blast.display()));
+        let got = rx.wait_with_output().expect("sink");
+        let n = |s: &str| s.trim().parse::<u64>().unwrap_or(0);
+        (n(&sent), n(&String::from_utf8_lossy(&got.stdout)))
+    };
+    let (ks, kr) = {
+        let t = Topo::new("bk");
+        t.kernel(&rules);
+        run(&t)
+    };
+    let (ps, pr) = {
+        let mut t = Topo::new("bp");
+        let f = t.file("rules.v4", &rules);
+        t.start(&f);
+        run(&t)
+    };
+    println!(
+        "kernel:   sent {ks}, forwarded {kr} ({:.0} pps)\npalisade: sent {ps}, forwarded {pr} ({:.0} pps)",
+        kr as f64 / 2.0,
+        pr as f64 / 2.0
+    );
+}
