@@ -279,14 +279,16 @@ fn record_once(case_dir: &Path, out_dir: &Path) -> io::Result<()> {
             fw.sh(&format!("sysctl -qw '{line}'"))?;
         }
     }
-    // Link-up MLD reports go out within milliseconds (see topo.rs); this
-    // leaves a margin before recording starts.
-    thread::sleep(Duration::from_millis(400));
+    // Link-up IPv6 chatter (MLD reports) must be over before recording.
+    topo.settle()?;
 
     let pcap = out_dir.join("capture.pcap");
     let _ = fs::remove_file(&pcap);
     let dump = Tcpdump::start(fw.name(), &pcap)?;
-    fw.sh("iptables -Z && ip6tables -Z && conntrack -F 2>/dev/null; conntrack -f ipv6 -F 2>/dev/null; \
+    // `-Z` alone zeroes only the filter table: zero every table loaded.
+    fw.sh("for f in iptables ip6tables; do \
+             for t in $($f-save | sed -n 's/^\\*//p'); do $f -t $t -Z || exit 1; done; \
+           done && conntrack -F 2>/dev/null; conntrack -f ipv6 -F 2>/dev/null; \
            for f in /proc/net/xt_recent/*; do [ -e \"$f\" ] && echo / > \"$f\"; done; true")?;
 
     let env = topo.env();
@@ -608,6 +610,11 @@ mod tests {
             "tcpdump",
             "conntrack"
         );
+        if let Ok(dir) = std::env::var("PALISADE_RECORD_DIR") {
+            // Records one case folder in place (for designing new cases).
+            record(Path::new(&dir), Path::new(&dir)).unwrap();
+            return;
+        }
         if std::env::var("PALISADE_RECORD").is_ok_and(|v| v == "1") {
             let only = std::env::var("PALISADE_RECORD_ONLY").unwrap_or_default();
             for case in committed_cases() {

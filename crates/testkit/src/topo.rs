@@ -118,6 +118,40 @@ impl Topo {
         Ok(topo)
     }
 
+    /// Waits until IPv6 is up on every link, then lets its start-up chatter
+    /// pass, so a recording started afterwards sees a quiet network.
+    ///
+    /// A veth's carrier comes up through the kernel's link watcher, which may
+    /// defer the event by up to a second; only then does addrconf give the
+    /// link its link-local address and send the MLD reports for the groups
+    /// it joined (ff02::1, the solicited-node groups, and the all-routers
+    /// groups on the forwarding firewall). Those reports would otherwise
+    /// land in the middle of the traffic, counted by OUTPUT (and by the
+    /// neighbours' INPUT) at a moment nobody can predict.
+    pub fn settle(&self) -> io::Result<()> {
+        let want = [(&self.client, 1usize), (&self.fw, 2), (&self.server, 1)];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let mut ready = true;
+            for (ns, n) in want {
+                let out = ns.sh("ip -6 -o addr show scope link")?;
+                let up = out.lines().filter(|l| !l.contains("tentative")).count();
+                ready &= up >= n;
+            }
+            if ready {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(io::Error::other("IPv6 link-local addresses never came up"));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // The reports go out within a few jiffies (report interval 1 ms,
+        // robustness 2); this is a wide margin.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Ok(())
+    }
+
     /// The namespace called `role` (`client`, `fw` or `server`).
     pub fn ns(&self, role: &str) -> Option<&Netns> {
         match role {
