@@ -135,6 +135,8 @@ mod live {
         client46,
         ct_loose,
         ct_strict,
-        ct_udp_icmp
+        ct_udp_icmp,
+        nat_gateway,
+        nat_icmp
     );
 }

@@ -77,6 +77,10 @@ pub struct ReplaySummary {
     /// Outgoing packets matched only by flow (addresses, protocol, ports,
     /// length): the engine's bytes differ from the kernel's somewhere.
     pub matched_loosely: usize,
+    /// Of `matched`, those byte-identical to the capture (TTL and every
+    /// checksum included; see [`identical`]): NATed forwarded packets must
+    /// all be.
+    pub identical: usize,
     /// Incoming loopback copies consumed.
     pub loopback_copies: usize,
     /// Packets whose ifindex is not in host.json (skipped).
@@ -231,7 +235,11 @@ impl<'h, E: ReplayEngine> Replayer<'h, E> {
             .iter()
             .position(|p| on_if(p) && same_packet(&p.e.data, data) == Some(Match::Exact));
         if let Some(i) = exact {
-            self.pending.remove(i);
+            if let Some(p) = self.pending.remove(i) {
+                if identical(&p.e.data, data) {
+                    self.summary.identical += 1;
+                }
+            }
             self.summary.matched += 1;
             return true;
         }
@@ -325,6 +333,27 @@ pub fn same_packet(engine: &[u8], captured: &[u8]) -> Option<Match> {
     } else {
         Match::Flow
     })
+}
+
+/// Byte equality, except for a packet the host itself originated (a REJECT
+/// reply, an ICMP error): when the IPv4 IDs differ, the ID and the header
+/// checksum covering it; when the IPv6 flow labels differ, the label. The
+/// kernel draws those at random; forwarded packets keep theirs, so for them
+/// this is plain equality, header checksum included.
+pub fn identical(engine: &[u8], captured: &[u8]) -> bool {
+    if engine == captured {
+        return true;
+    }
+    if engine.len() != captured.len() || engine.len() < 40 {
+        return false;
+    }
+    match engine[0] >> 4 {
+        4 if engine[4..6] != captured[4..6] => eq_masked(engine, captured, &[4, 5, 10, 11]),
+        6 if engine[1..4] != captured[1..4] => {
+            (engine[1] & 0xf0) == (captured[1] & 0xf0) && eq_masked(engine, captured, &[1, 2, 3])
+        }
+        _ => false,
+    }
 }
 
 fn eq_masked(a: &[u8], b: &[u8], skip: &[usize]) -> bool {

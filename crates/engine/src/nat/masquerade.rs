@@ -67,7 +67,7 @@ fn mask(v6: bool, prefix: u8) -> u128 {
 
 /// Primary addresses of `dev` of the family of `like`: an address covered
 /// by an earlier one's subnet on the same device is a secondary.
-fn primaries<'h>(host: &'h Host, dev: &str, like: IpAddr) -> Vec<(IpAddr, u8)> {
+fn primaries(host: &Host, dev: &str, like: IpAddr) -> Vec<(IpAddr, u8)> {
     let Some(i) = host.interfaces.iter().find(|i| i.name == dev) else {
         return Vec::new();
     };
