@@ -16,6 +16,7 @@ pub mod config;
 pub mod ctview;
 pub(crate) mod eval;
 pub mod host;
+pub(crate) mod helper;
 pub(crate) mod icmp;
 pub(crate) mod matches;
 pub(crate) mod nat;

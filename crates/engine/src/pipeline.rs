@@ -14,7 +14,7 @@
 
 use std::net::IpAddr;
 
-use palisade_conntrack::{Conntrack, CtInfo, CtResult, CtTemplate, HelperId, Status};
+use palisade_conntrack::{Conntrack, CtInfo, CtResult, CtTemplate, Status};
 use palisade_model::matches::PktType;
 use palisade_model::targets::RejectWith;
 use palisade_model::{Family, Hook, Ruleset, TableId};
@@ -523,7 +523,14 @@ impl<'e> Ctx<'e> {
         let tmpl = CtTemplate {
             notrack: pkt.template.notrack,
             zone: pkt.template.zone,
-            helper: pkt.template.helper.map(|h| HelperId(h as u8)),
+            helper: crate::helper::resolve(
+                match pkt.meta.family {
+                    Family::V4 => &self.rt.v4.helpers,
+                    Family::V6 => &self.rt.v6.helpers,
+                },
+                pkt.template.helper,
+                pkt.meta.proto,
+            ),
         };
         let r = self
             .ct
@@ -653,7 +660,7 @@ impl<'e> Ctx<'e> {
                 TableId::Security,
                 TableId::Nat
             ]);
-            if !self.ct.confirm_packet(&ctres, now) {
+            if !crate::helper::confirm(self.ct, &ctres, pkt.data, &pkt.meta, now) {
                 done!(End::Dropped(DropReason::ConntrackDrop), "");
             }
             done!(End::Local, "");
@@ -683,7 +690,7 @@ impl<'e> Ctx<'e> {
         run!(&[TableId::Mangle, TableId::Filter, TableId::Security]);
         pkt.hook = Hook::PostRouting;
         run!(&[TableId::Mangle, TableId::Nat]);
-        if !self.ct.confirm_packet(&ctres, now) {
+        if !crate::helper::confirm(self.ct, &ctres, pkt.data, &pkt.meta, now) {
             done!(End::Dropped(DropReason::ConntrackDrop), oif);
         }
         done!(End::Out, oif)
@@ -830,7 +837,7 @@ impl<'e> Ctx<'e> {
         run!(&[TableId::Filter, TableId::Security]);
         pkt.hook = Hook::PostRouting;
         run!(&[TableId::Mangle, TableId::Nat]);
-        if !self.ct.confirm_packet(&ctres, now) {
+        if !crate::helper::confirm(self.ct, &ctres, pkt.data, &pkt.meta, now) {
             done!(End::Dropped(DropReason::ConntrackDrop));
         }
         if to_lo {
