@@ -137,6 +137,8 @@ mod live {
         ct_strict,
         ct_udp_icmp,
         nat_gateway,
-        nat_icmp
+        nat_icmp,
+        ftp_active,
+        ftp_passive
     );
 }
