@@ -509,20 +509,30 @@ fn choose<'a>(
     best.1
 }
 
-/// Sorted `(key, entry)` pairs to a map of spans over `arena`.
+/// `(key, entry)` pairs in rule order to a map of spans over `arena`:
+/// count per key, lay the lists out, fill them in rule order (linear; a
+/// rule repeating a key, as `--dports 80,80` does, is listed once).
 fn spans<K: Clone + Eq + std::hash::Hash>(pairs: &[(K, u32)], arena: &mut Vec<u32>) -> Map<K> {
-    let mut map = new_map();
-    let mut i = 0;
-    while i < pairs.len() {
-        let k = &pairs[i].0;
-        let from = arena.len() as u32;
-        while i < pairs.len() && pairs[i].0 == *k {
-            if arena.len() as u32 == from || arena.last() != Some(&pairs[i].1) {
-                arena.push(pairs[i].1);
+    let mut map: Map<K> = new_map();
+    for (k, _) in pairs {
+        map.entry(k.clone()).or_insert((0, 0)).1 += 1;
+    }
+    let mut off = arena.len() as u32;
+    for s in map.values_mut() {
+        let n = s.1;
+        *s = (off, off);
+        off += n;
+    }
+    arena.resize(off as usize, u32::MAX);
+    for (k, i) in pairs {
+        if let Some(s) = map.get_mut(k) {
+            if s.1 == s.0 || arena.get(s.1 as usize - 1) != Some(i) {
+                if let Some(slot) = arena.get_mut(s.1 as usize) {
+                    *slot = *i;
+                    s.1 += 1;
+                }
             }
-            i += 1;
         }
-        map.insert(k.clone(), (from, arena.len() as u32));
     }
     map
 }
@@ -630,13 +640,12 @@ fn build(entries: &[Entry], first: usize, end: usize, arena: &mut Vec<u32>) -> O
             Choice::Always => always.push(idx),
         }
     }
-    keys.sort_unstable();
     let map = spans(&keys, arena);
     let mut if_maps = [new_map(), new_map()];
-    for (d, v) in ifs.iter_mut().enumerate() {
-        v.sort_unstable();
-        let owned: Vec<(Box<str>, u32)> = v.iter().map(|(n, i)| (Box::from(*n), *i)).collect();
-        if_maps[d] = spans(&owned, arena);
+    for (d, v) in ifs.iter().enumerate() {
+        for (name, span) in spans(v, arena) {
+            if_maps[d].insert(Box::from(name), span);
+        }
     }
     let [iif, oif] = if_maps;
     let [iw, ow] = wild;

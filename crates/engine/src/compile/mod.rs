@@ -345,7 +345,14 @@ fn compile_table(
         }
         chains.push((&c.name, None, None, &c.rules));
     }
-    let index_of = |name: &str| chains.iter().position(|c| c.0 == name);
+    // By name, so jumps resolve in constant time however many chains.
+    let by_name: hashbrown::HashMap<&str, usize, foldhash::fast::FixedState> = chains
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, c)| (c.0, i))
+        .collect();
+    let index_of = |name: &str| by_name.get(name).copied();
 
     // Chain graph, for loops and hook masks.
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); chains.len()];
