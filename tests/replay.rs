@@ -139,6 +139,7 @@ mod live {
         nat_gateway,
         nat_icmp,
         ftp_active,
-        ftp_passive
+        ftp_passive,
+        tftp
     );
 }
