@@ -199,6 +199,7 @@ pub fn parse_script(src: &str, file: &str) -> Result<(Ruleset, Ruleset), Vec<Dia
         v4: Ruleset::new(Family::V4),
         v6: Ruleset::new(Family::V6),
         base: HashSet::new(),
+        session: check::Session::default(),
     };
     let mut diags = Vec::new();
     let lines: Vec<&str> = src.lines().collect();
@@ -248,6 +249,7 @@ struct Script {
     v6: Ruleset,
     /// Built-in chains nf_tables has created so far: (family, table, chain).
     base: HashSet<(Family, TableId, String)>,
+    session: check::Session,
 }
 
 impl Script {
@@ -293,7 +295,7 @@ impl Script {
         } else {
             &mut self.v6
         };
-        check::apply(rs, &mut cmd).map_err(fail)?;
+        check::apply(rs, &mut cmd, &mut self.session).map_err(fail)?;
         if let Op::Append(c) | Op::Insert(c, _) | Op::Policy(c, _) | Op::Flush(Some(c)) = &cmd.op {
             if Hook::from_chain_name(c).is_some() {
                 self.base.insert((fam, cmd.table, c.clone()));
@@ -365,6 +367,45 @@ mod tests {
             let _ = shell_list(hostile);
             let _ = parse_script(&format!("iptables {hostile}"), "s");
         }
+    }
+
+    /// The per-command checks a script session caches (chain hooks) follow every
+    /// change of the jump graph.
+    #[test]
+    fn session_hook_checks() {
+        let bad = |src: &str, line: u32| {
+            let e = parse_script(src, "s").unwrap_err();
+            assert_eq!(e[0].line, line, "{src}: {e:?}");
+        };
+        let nat = "iptables -t nat -N x\n";
+        bad(
+            &format!(
+                "{nat}iptables -t nat -A x -j MASQUERADE\niptables -t nat -A PREROUTING -j x\n"
+            ),
+            3,
+        );
+        bad(
+            &format!(
+                "{nat}iptables -t nat -A PREROUTING -j x\niptables -t nat -A x -j MASQUERADE\n"
+            ),
+            3,
+        );
+        for undo in [
+            "-F PREROUTING",
+            "-D PREROUTING 1",
+            "-F",
+            "-R PREROUTING 1 -j ACCEPT",
+        ] {
+            let src = format!("{nat}iptables -t nat -A PREROUTING -j x\niptables -t nat -A x -j ACCEPT\niptables -t nat {undo}\niptables -t nat -A x -j MASQUERADE\n");
+            assert!(parse_script(&src, "s").is_ok(), "{src}");
+        }
+        // A refused command changes nothing, and later ones see the old state.
+        let src = format!("{nat}iptables -t nat -A x -j MASQUERADE\niptables -t nat -A PREROUTING -j x\niptables -t nat -A POSTROUTING -j x\n");
+        let e = parse_script(&src, "s").unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        // Loops, through a chain added later.
+        bad("iptables -N a\niptables -N b\niptables -A INPUT -j a\niptables -A a -j b\niptables -A b -j a\n", 5);
+        bad("iptables -N a\niptables -N b\niptables -A a -j b\niptables -A b -j a\niptables -A INPUT -j a\n", 5);
     }
 
     #[test]

@@ -71,7 +71,11 @@ fn rule_numbers(chain: &str, n: usize) -> String {
 }
 
 /// Applies one command to `rs`. On error nothing changes.
-pub(crate) fn apply(rs: &mut Ruleset, cmd: &mut Command) -> Result<(), ApplyErr> {
+pub(crate) fn apply(
+    rs: &mut Ruleset,
+    cmd: &mut Command,
+    session: &mut Session,
+) -> Result<(), ApplyErr> {
     let fam = rs.family;
     let exists = rs.table(cmd.table).is_some();
     // Commands that only inspect or clear do not create a table.
@@ -110,17 +114,89 @@ pub(crate) fn apply(rs: &mut Ruleset, cmd: &mut Command) -> Result<(), ApplyErr>
             _ => {}
         }
     }
-    let mut table = rs
-        .table(cmd.table)
-        .cloned()
-        .unwrap_or_else(|| Table::new(cmd.table));
-    let mut idx = ChainIndex::new(&table);
-    apply_table(&mut table, &mut idx, fam, cmd)?;
-    if let Some((_, e)) = validate(&table, fam).into_iter().next() {
-        return Err(e);
+    let key = (fam, cmd.table);
+    if !exists {
+        session.tables.remove(&key);
+        let mut table = Table::new(cmd.table);
+        let mut idx = ChainIndex::new(&table);
+        apply_table(&mut table, &mut idx, fam, cmd)?;
+        if let Some((_, e)) = validate(&table, fam).into_iter().next() {
+            return Err(e);
+        }
+        *rs.table_mut(cmd.table) = table;
+        session.tables.insert(key, Cached { idx, masks: None });
+        return Ok(());
     }
-    *rs.table_mut(cmd.table) = table;
-    Ok(())
+    let t = rs.table_mut(cmd.table);
+    let cached = session.tables.entry(key).or_insert_with(|| Cached {
+        idx: ChainIndex::new(t),
+        masks: None,
+    });
+    // Rules without jumps added to a chain change no chain's reachability and
+    // cannot close a loop: checking them against their chain's hooks is the whole
+    // table check, done before anything changes.
+    let plain = |rules: &[Rule]| {
+        !rules
+            .iter()
+            .any(|r| matches!(r.target, Target::Jump(_) | Target::Goto(_)))
+    };
+    match &cmd.op {
+        Op::Append(c) | Op::Insert(c, _) if plain(&cmd.rules) => {
+            if let Some(ci) = cached.idx.find(t, c) {
+                let masks = cached
+                    .masks
+                    .get_or_insert_with(|| hook_masks(t, &cached.idx));
+                let mask = masks.get(ci).copied().unwrap_or(0);
+                let mut problems = Vec::new();
+                for r in &cmd.rules {
+                    rule_problems(t.id, c, mask, r, &mut problems);
+                }
+                if let Some((_, e)) = problems.into_iter().next() {
+                    return Err(e);
+                }
+            }
+            apply_table(t, &mut cached.idx, fam, cmd)
+        }
+        // Nothing added: nothing new to check. A new chain is unreferenced (no hook
+        // bits, past the end of the cached masks); removing rules may drop jumps.
+        Op::Zero(_) | Op::Policy(..) | Op::Skip | Op::NewChain(_) => {
+            apply_table(t, &mut cached.idx, fam, cmd)
+        }
+        Op::Flush(_) | Op::Delete(_, Some(_)) => {
+            cached.masks = None;
+            apply_table(t, &mut cached.idx, fam, cmd)
+        }
+        _ => {
+            cached.masks = None;
+            let before = t.clone();
+            let r = apply_table(t, &mut cached.idx, fam, cmd).and_then(|()| {
+                match validate(t, fam).into_iter().next() {
+                    Some((_, e)) => Err(e),
+                    None => Ok(()),
+                }
+            });
+            if r.is_err() {
+                *t = before;
+                cached.idx = ChainIndex::new(t);
+            }
+            r
+        }
+    }
+}
+
+/// What applying a script's commands one at a time keeps between them, so a long
+/// script costs linear time: per table, its chain index and, while no jump changes,
+/// the hooks each chain is reached from.
+#[derive(Debug, Default)]
+pub(crate) struct Session {
+    tables: HashMap<(Family, TableId), Cached>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    idx: ChainIndex,
+    /// Hook bits by chain position.
+    masks: Option<Vec<u8>>,
 }
 
 /// Positions of a table's chains by name, so that loading a big table does not
@@ -570,15 +646,9 @@ fn match_limits(m: &Match) -> (Option<&'static [TableId]>, u8, &'static str) {
     }
 }
 
-/// Whole-table checks; returns (position, message) of each problem.
-pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, ApplyErr)> {
-    let mut out = Vec::new();
-    let n = t.chains.len();
-    // Jump edges, in rule order, by chain position (linear in the table's size:
-    // a file of many chains or deep jump chains must not cost more).
-    let index = ChainIndex::new(t);
-    let edges: Vec<Vec<usize>> = t
-        .chains
+/// Jump edges by chain position, in rule order.
+fn jump_edges(t: &Table, index: &ChainIndex) -> Vec<Vec<usize>> {
+    t.chains
         .iter()
         .map(|c| {
             c.rules
@@ -589,10 +659,18 @@ pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, ApplyErr)> 
                 })
                 .collect()
         })
-        .collect();
-    // Hook reachability: propagate hook bits along jumps with a worklist (a mask
-    // only grows, so each chain is revisited at most once per hook bit).
-    let mut mask = vec![0u8; n];
+        .collect()
+}
+
+/// The hooks each chain is reached from (bits by chain position).
+fn hook_masks(t: &Table, index: &ChainIndex) -> Vec<u8> {
+    masks_from_edges(t, &jump_edges(t, index))
+}
+
+/// Hook reachability: propagate hook bits along jumps with a worklist (a mask only
+/// grows, so each chain is revisited at most once per hook bit).
+fn masks_from_edges(t: &Table, edges: &[Vec<usize>]) -> Vec<u8> {
+    let mut mask = vec![0u8; t.chains.len()];
     let mut work = Vec::new();
     for (i, c) in t.chains.iter().enumerate() {
         if let Some(h) = c.hook() {
@@ -608,6 +686,123 @@ pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, ApplyErr)> 
             }
         }
     }
+    mask
+}
+
+/// The problems of rule `r` in chain `chain` of table `table`, reached from the hooks
+/// in `mask`: targets and matches restricted to some tables or hooks, protocol
+/// matches without their `-p`, DROP in nat.
+fn rule_problems(
+    table: TableId,
+    chain: &str,
+    mask: u8,
+    r: &Rule,
+    out: &mut Vec<(Option<Span>, ApplyErr)>,
+) {
+    let (tab, hooks, name) = target_limits(&r.target);
+    if let Some(tab) = tab {
+        if tab != table {
+            out.push((
+                r.span,
+                ApplyErr::new(
+                    format!("target `{name}` is only valid in the {} table", tab.name()),
+                    format!("this rule in a `*{}` table", tab.name()),
+                ),
+            ));
+            return;
+        }
+    }
+    if mask & !hooks != 0 {
+        out.push((
+            r.span,
+            ApplyErr::new(
+                format!(
+                    "target `{name}` is only valid in {} (chain `{}` is reached from {})",
+                    hooks_str(hooks),
+                    chain,
+                    hooks_str(mask)
+                ),
+                format!("a chain reached only from {}", hooks_str(hooks)),
+            ),
+        ));
+    }
+    for m in &r.matches {
+        let (tabs, hooks, name) = match_limits(m);
+        if let Some(tabs) = tabs {
+            if !tabs.contains(&table) {
+                let names: Vec<&str> = tabs.iter().map(|x| x.name()).collect();
+                out.push((
+                    r.span,
+                    ApplyErr::new(
+                        format!(
+                            "match `{name}` is only valid in the {} table",
+                            names.join("/")
+                        ),
+                        format!("this rule in a `*{}` table", names.join("` or `*")),
+                    ),
+                ));
+                continue;
+            }
+        }
+        if mask & !hooks != 0 {
+            out.push((
+                r.span,
+                ApplyErr::new(
+                    format!(
+                        "match `{name}` is only valid in {} (chain `{}` is reached from {})",
+                        hooks_str(hooks),
+                        chain,
+                        hooks_str(mask)
+                    ),
+                    format!("a chain reached only from {}", hooks_str(hooks)),
+                ),
+            ));
+        }
+        let need = match m {
+            Match::Tcp(_) => Some(6),
+            Match::Udp(_) => Some(17),
+            Match::Icmp(_) => Some(1),
+            Match::Icmp6(_) => Some(58),
+            _ => None,
+        };
+        if let Some(p) = need {
+            if r.ip.proto != p || r.ip.inv_proto {
+                out.push((
+                    r.span,
+                    ApplyErr::new(
+                        format!(
+                            "match `{}` is only valid for `-p {}`",
+                            m.name(),
+                            crate::names::proto_name(p)
+                        ),
+                        format!("`-p {}` before it", crate::names::proto_name(p)),
+                    ),
+                ));
+            }
+        }
+        if let Match::Recent(rc) = m {
+            let _ = rc.cmd == RecentCmd::Set;
+        }
+    }
+    // DROP is not a valid verdict in nat chains (nf_tables refuses it).
+    if table == TableId::Nat && r.target == Target::Drop {
+        out.push((
+            r.span,
+            ApplyErr::new(
+                "DROP is not allowed in the nat table",
+                "filtering in the filter table (nat chains only translate)",
+            ),
+        ));
+    }
+}
+
+/// Whole-table checks; returns (position, message) of each problem.
+pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, ApplyErr)> {
+    let mut out = Vec::new();
+    let n = t.chains.len();
+    let index = ChainIndex::new(t);
+    let edges = jump_edges(t, &index);
+    let mask = masks_from_edges(t, &edges);
     // Loops among chains reachable from a hook: depth-first search with colours
     // (1 = on the current path), iterative so deep jump chains cannot overflow the
     // stack; the first back edge names the chain closing the loop.
@@ -652,101 +847,7 @@ pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, ApplyErr)> 
     }
     for (i, c) in t.chains.iter().enumerate() {
         for r in &c.rules {
-            let (tab, hooks, name) = target_limits(&r.target);
-            if let Some(tab) = tab {
-                if tab != t.id {
-                    out.push((
-                        r.span,
-                        ApplyErr::new(
-                            format!("target `{name}` is only valid in the {} table", tab.name()),
-                            format!("this rule in a `*{}` table", tab.name()),
-                        ),
-                    ));
-                    continue;
-                }
-            }
-            if mask[i] & !hooks != 0 {
-                out.push((
-                    r.span,
-                    ApplyErr::new(
-                        format!(
-                            "target `{name}` is only valid in {} (chain `{}` is reached from {})",
-                            hooks_str(hooks),
-                            c.name,
-                            hooks_str(mask[i])
-                        ),
-                        format!("a chain reached only from {}", hooks_str(hooks)),
-                    ),
-                ));
-            }
-            for m in &r.matches {
-                let (tabs, hooks, name) = match_limits(m);
-                if let Some(tabs) = tabs {
-                    if !tabs.contains(&t.id) {
-                        let names: Vec<&str> = tabs.iter().map(|x| x.name()).collect();
-                        out.push((
-                            r.span,
-                            ApplyErr::new(
-                                format!(
-                                    "match `{name}` is only valid in the {} table",
-                                    names.join("/")
-                                ),
-                                format!("this rule in a `*{}` table", names.join("` or `*")),
-                            ),
-                        ));
-                        continue;
-                    }
-                }
-                if mask[i] & !hooks != 0 {
-                    out.push((
-                        r.span,
-                        ApplyErr::new(
-                            format!(
-                                "match `{name}` is only valid in {} (chain `{}` is reached from {})",
-                                hooks_str(hooks),
-                                c.name,
-                                hooks_str(mask[i])
-                            ),
-                            format!("a chain reached only from {}", hooks_str(hooks)),
-                        ),
-                    ));
-                }
-                let need = match m {
-                    Match::Tcp(_) => Some(6),
-                    Match::Udp(_) => Some(17),
-                    Match::Icmp(_) => Some(1),
-                    Match::Icmp6(_) => Some(58),
-                    _ => None,
-                };
-                if let Some(p) = need {
-                    if r.ip.proto != p || r.ip.inv_proto {
-                        out.push((
-                            r.span,
-                            ApplyErr::new(
-                                format!(
-                                    "match `{}` is only valid for `-p {}`",
-                                    m.name(),
-                                    crate::names::proto_name(p)
-                                ),
-                                format!("`-p {}` before it", crate::names::proto_name(p)),
-                            ),
-                        ));
-                    }
-                }
-                if let Match::Recent(rc) = m {
-                    let _ = rc.cmd == RecentCmd::Set;
-                }
-            }
-            // DROP is not a valid verdict in nat chains (nf_tables refuses it).
-            if t.id == TableId::Nat && r.target == Target::Drop {
-                out.push((
-                    r.span,
-                    ApplyErr::new(
-                        "DROP is not allowed in the nat table",
-                        "filtering in the filter table (nat chains only translate)",
-                    ),
-                ));
-            }
+            rule_problems(t.id, &c.name, mask[i], r, &mut out);
         }
     }
     let _ = (fam, Policy::Accept);
