@@ -140,6 +140,8 @@ mod live {
         nat_icmp,
         ftp_active,
         ftp_passive,
-        tftp
+        tftp,
+        rpfilter_spoof,
+        rpfilter_sysctl
     );
 }
