@@ -260,9 +260,11 @@ fn state_of(i: CtInfo) -> CtState {
 
 fn view(ct: &Conntrack, r: &CtResult, now: Nanos) -> CtView {
     let state = state_of(r.info);
+    // Reads the stored entry in place: a full snapshot would also unpack
+    // the TCP window state, which no match looks at.
     let conn = r
         .handle
-        .and_then(|h| ct.get(h))
+        .and_then(|h| ct.entry(h))
         .filter(|_| state.has_entry())
         .map(|c| {
             let tv = |t: &palisade_conntrack::Tuple| TupleView {
@@ -271,22 +273,18 @@ fn view(ct: &Conntrack, r: &CtResult, now: Nanos) -> CtView {
                 sport: t.sport,
                 dport: t.dport,
             };
-            let confirmed = c.is_confirmed();
-            let remaining = if confirmed {
-                c.expires.saturating_sub(now)
-            } else {
-                c.expires
-            };
+            let (orig, repl) = (c.tuple(0), c.tuple(1));
+            let remaining = c.expires_in(now);
             ConnView {
-                orig: tv(c.orig()),
-                repl: tv(c.reply()),
-                proto: c.orig().proto,
+                orig: tv(&orig),
+                repl: tv(&repl),
+                proto: orig.proto,
                 status: u32::from(c.status.0 & 0x0f),
                 snat: c.status.has(Status::SRC_NAT),
                 dnat: c.status.has(Status::DST_NAT),
                 expire_secs: (remaining / 1_000_000_000).min(u64::from(u32::MAX)) as u32,
                 mark: c.mark,
-                confirmed,
+                confirmed: c.is_confirmed(),
                 src_nat_done: c.status.has(Status::SRC_NAT_DONE),
                 dst_nat_done: c.status.has(Status::DST_NAT_DONE),
             }
@@ -733,7 +731,9 @@ impl<'e> Ctx<'e> {
                 })
                 .map(|i| i.name.as_str())
         };
-        let (mut oif, mut to_lo): (&'e str, bool) = match world.fib.addr_type(meta.dst, None) {
+        // One route-type lookup for the egress choice and pkttype.
+        let dst_type = world.fib.addr_type(meta.dst, None);
+        let (mut oif, mut to_lo): (&'e str, bool) = match dst_type {
             RtType::Local => (world.lo.as_str(), true),
             _ if hinted.is_some() => {
                 let h = hinted.unwrap_or_default();
@@ -776,7 +776,7 @@ impl<'e> Ctx<'e> {
             l2: None,
             owner: tx.owner,
             local_socket: attached.is_none() && tx.owner.is_some(),
-            pkttype: pkttype_of(None, world.fib.addr_type(meta.dst, None)),
+            pkttype: pkttype_of(None, dst_type),
             template: Template::default(),
             reject: None,
             nat: None,

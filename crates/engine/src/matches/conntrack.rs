@@ -42,7 +42,7 @@ pub(crate) fn mt(info: &ConntrackMatch, pkt: &Pkt) -> bool {
             return false;
         }
     }
-    let Some(c) = ct.conn.filter(|_| ct.state.has_entry()) else {
+    let Some(c) = ct.conn.as_ref().filter(|_| ct.state.has_entry()) else {
         return info.state.is_some();
     };
     if let Some(dir) = info.dir {
