@@ -299,13 +299,24 @@ fn record_once(case_dir: &Path, out_dir: &Path) -> io::Result<()> {
         let _ = c.wait();
     }
     thread::sleep(Duration::from_millis(300));
+    // Spontaneous packets (a neighbour probe, say) may still come and go:
+    // counters saved before and after tcpdump stops must agree, or the
+    // capture's end and the counters' may not describe the same packets.
+    let save = || -> io::Result<String> {
+        let save4 = check(fw.run("iptables-save", &["-c"], None)?, "iptables-save")?;
+        let save6 = check(fw.run("ip6tables-save", &["-c"], None)?, "ip6tables-save")?;
+        Ok(format!("{save4}{save6}"))
+    };
+    let before = save()?;
     dump.stop()?;
-    let save4 = fw.run("iptables-save", &["-c"], None)?;
-    let save6 = fw.run("ip6tables-save", &["-c"], None)?;
+    let expected = save()?;
     result?;
-    let save4 = check(save4, "iptables-save")?;
-    let save6 = check(save6, "ip6tables-save")?;
-    let expected = format!("{save4}{save6}");
+    if normalise_save(&before) != normalise_save(&expected) {
+        return Err(io::Error::new(
+            io::ErrorKind::Interrupted,
+            "packets were counted while tcpdump stopped",
+        ));
+    }
     fs::write(out_dir.join("expected.save"), &expected)?;
     fs::write(
         out_dir.join("meta.txt"),
