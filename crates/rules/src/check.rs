@@ -132,30 +132,71 @@ pub(crate) fn apply(
         idx: ChainIndex::new(t),
         masks: None,
     });
-    // Rules without jumps added to a chain change no chain's reachability and
-    // cannot close a loop: checking them against their chain's hooks is the whole
-    // table check, done before anything changes.
-    let plain = |rules: &[Rule]| {
-        !rules
-            .iter()
-            .any(|r| matches!(r.target, Target::Jump(_) | Target::Goto(_)))
-    };
     match &cmd.op {
-        Op::Append(c) | Op::Insert(c, _) if plain(&cmd.rules) => {
-            if let Some(ci) = cached.idx.find(t, c) {
-                let masks = cached
-                    .masks
-                    .get_or_insert_with(|| hook_masks(t, &cached.idx));
-                let mask = masks.get(ci).copied().unwrap_or(0);
-                let mut problems = Vec::new();
-                for r in &cmd.rules {
-                    rule_problems(t.id, c, mask, r, &mut problems);
-                }
-                if let Some((_, e)) = problems.into_iter().next() {
-                    return Err(e);
-                }
+        Op::Append(c) | Op::Insert(c, _) if quiet_rules(t, cached, c, &cmd.rules).is_some() => {
+            // Rules without jumps (or with jumps that give no chain new hooks and
+            // cannot make a loop reachable) change no chain's reachability: checking
+            // them against their chain's hooks is the whole table check, done before
+            // anything changes.
+            let mask = quiet_rules(t, cached, c, &cmd.rules).unwrap_or(0);
+            let mut problems = Vec::new();
+            for r in &cmd.rules {
+                rule_problems(t.id, c, mask, r, &mut problems);
+            }
+            if let Some((_, e)) = problems.into_iter().next() {
+                return Err(e);
             }
             apply_table(t, &mut cached.idx, fam, cmd)
+        }
+        // Jumps added: the hooks of the chains below them may grow and a loop may
+        // close. Recompute both from the jump edges (no copy of the table); only
+        // rules of chains reached from more hooks than before need checking again.
+        Op::Append(c) | Op::Insert(c, _) => {
+            let Some(ci) = cached.idx.find(t, c) else {
+                return apply_table(t, &mut cached.idx, fam, cmd);
+            };
+            let before = match &cached.masks {
+                Some(m) => m.clone(),
+                None => hook_masks(t, &cached.idx),
+            };
+            let k = cmd.rules.len();
+            let at = match &cmd.op {
+                Op::Insert(_, n) => (*n as usize).saturating_sub(1),
+                _ => t.chains[ci].rules.len(),
+            };
+            // Refuses before changing anything (missing chain, bad position, ...).
+            apply_table(t, &mut cached.idx, fam, cmd)?;
+            let edges = jump_edges(t, &cached.idx);
+            let masks = masks_from_edges(t, &edges);
+            let mut problems = Vec::new();
+            if let Some(l) = find_loop(t, &edges) {
+                problems.push((None, loop_err(&l)));
+            }
+            for (i, ch) in t.chains.iter().enumerate() {
+                let old = before.get(i).copied().unwrap_or(0);
+                if i == ci {
+                    let new = ch.rules.get(at..at + k).unwrap_or(&[]);
+                    let all = if masks[i] != old { &ch.rules[..] } else { new };
+                    for r in all {
+                        rule_problems(t.id, &ch.name, masks[i], r, &mut problems);
+                    }
+                } else if masks[i] != old {
+                    for r in &ch.rules {
+                        rule_problems(t.id, &ch.name, masks[i], r, &mut problems);
+                    }
+                }
+            }
+            if let Some((_, e)) = problems.into_iter().next() {
+                // Undo: the new rules sit at at..at+k of their chain.
+                let rules = &mut t.chains[ci].rules;
+                if at + k <= rules.len() {
+                    rules.drain(at..at + k);
+                }
+                cached.masks = Some(before);
+                return Err(e);
+            }
+            cached.masks = Some(masks);
+            Ok(())
         }
         // Nothing added: nothing new to check. A new chain is unreferenced (no hook
         // bits, past the end of the cached masks); removing rules may drop jumps.
@@ -182,6 +223,34 @@ pub(crate) fn apply(
             r
         }
     }
+}
+
+/// When adding `rules` to chain `chain` cannot change any chain's hooks nor make a
+/// jump loop reachable, the hooks `chain` is reached from (computing the cached
+/// masks if needed); `None` otherwise (or when the chain does not exist).
+///
+/// A jump from chain C to X is quiet when X is already reached from every hook C
+/// is, and either C is reached from none (a loop through C would be unreachable,
+/// which the kernel accepts) or C is a built-in chain (no jump can lead back to it;
+/// X's own subtree was already checked when it became reachable).
+fn quiet_rules(t: &Table, cached: &mut Cached, chain: &str, rules: &[Rule]) -> Option<u8> {
+    let ci = cached.idx.find(t, chain)?;
+    let masks = cached
+        .masks
+        .get_or_insert_with(|| hook_masks(t, &cached.idx));
+    let mask = masks.get(ci).copied().unwrap_or(0);
+    let builtin = t.chains.get(ci).is_some_and(|c| c.policy.is_some());
+    let quiet = rules.iter().all(|r| match &r.target {
+        Target::Jump(x) | Target::Goto(x) => {
+            (mask == 0 || builtin)
+                && cached
+                    .idx
+                    .find(t, x)
+                    .is_some_and(|xi| mask & !masks.get(xi).copied().unwrap_or(0) == 0)
+        }
+        _ => true,
+    });
+    quiet.then_some(mask)
 }
 
 /// What applying a script's commands one at a time keeps between them, so a long
@@ -646,6 +715,50 @@ fn match_limits(m: &Match) -> (Option<&'static [TableId]>, u8, &'static str) {
     }
 }
 
+/// The chain closing a jump loop reachable from a built-in chain, if any.
+fn find_loop(t: &Table, edges: &[Vec<usize>]) -> Option<String> {
+    let n = t.chains.len();
+    // Loops among chains reachable from a hook: depth-first search with colours
+    // (1 = on the current path), iterative so deep jump chains cannot overflow the
+    // stack; the first back edge names the chain closing the loop.
+    let mut colour = vec![0u8; n];
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for root in 0..n {
+        if t.chains[root].policy.is_none() || colour[root] != 0 {
+            continue;
+        }
+        colour[root] = 1;
+        stack.push((root, 0));
+        while let Some(top) = stack.last_mut() {
+            let (i, k) = *top;
+            let Some(&j) = edges[i].get(k) else {
+                colour[i] = 2;
+                stack.pop();
+                continue;
+            };
+            top.1 += 1;
+            match colour[j] {
+                1 => {
+                    return Some(t.chains[j].name.clone());
+                }
+                0 => {
+                    colour[j] = 1;
+                    stack.push((j, 0));
+                }
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+fn loop_err(chain: &str) -> ApplyErr {
+    ApplyErr::new(
+        format!("jump loop detected through chain `{chain}`"),
+        "jumps that never lead back to a chain already on the path",
+    )
+}
+
 /// Jump edges by chain position, in rule order.
 fn jump_edges(t: &Table, index: &ChainIndex) -> Vec<Vec<usize>> {
     t.chains
@@ -799,51 +912,12 @@ fn rule_problems(
 /// Whole-table checks; returns (position, message) of each problem.
 pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, ApplyErr)> {
     let mut out = Vec::new();
-    let n = t.chains.len();
     let index = ChainIndex::new(t);
     let edges = jump_edges(t, &index);
     let mask = masks_from_edges(t, &edges);
-    // Loops among chains reachable from a hook: depth-first search with colours
-    // (1 = on the current path), iterative so deep jump chains cannot overflow the
-    // stack; the first back edge names the chain closing the loop.
-    let mut colour = vec![0u8; n];
-    let mut lp: Option<String> = None;
-    let mut stack: Vec<(usize, usize)> = Vec::new();
-    'roots: for root in 0..n {
-        if t.chains[root].policy.is_none() || colour[root] != 0 {
-            continue;
-        }
-        colour[root] = 1;
-        stack.push((root, 0));
-        while let Some(top) = stack.last_mut() {
-            let (i, k) = *top;
-            let Some(&j) = edges[i].get(k) else {
-                colour[i] = 2;
-                stack.pop();
-                continue;
-            };
-            top.1 += 1;
-            match colour[j] {
-                1 => {
-                    lp = Some(t.chains[j].name.clone());
-                    break 'roots;
-                }
-                0 => {
-                    colour[j] = 1;
-                    stack.push((j, 0));
-                }
-                _ => {}
-            }
-        }
-    }
+    let lp = find_loop(t, &edges);
     if let Some(c) = lp {
-        out.push((
-            None,
-            ApplyErr::new(
-                format!("jump loop detected through chain `{c}`"),
-                "jumps that never lead back to a chain already on the path",
-            ),
-        ));
+        out.push((None, loop_err(&c)));
     }
     for (i, c) in t.chains.iter().enumerate() {
         for r in &c.rules {
@@ -858,6 +932,64 @@ pub(crate) fn validate(t: &Table, fam: Family) -> Vec<(Option<Span>, ApplyErr)> 
 mod tests {
     use crate::testutil::{err, err4};
     use palisade_model::{Family, TableId};
+
+    /// Applying one command the plain way: copy the table, apply, check it whole.
+    fn apply_reference(
+        rs: &mut palisade_model::Ruleset,
+        cmd: &mut super::Command,
+    ) -> Result<(), super::ApplyErr> {
+        let Some(t) = rs.table(cmd.table) else {
+            // Creating a table is done the plain way by `apply` itself.
+            return super::apply(rs, cmd, &mut super::Session::default());
+        };
+        let mut t = t.clone();
+        let mut idx = super::ChainIndex::new(&t);
+        super::apply_table(&mut t, &mut idx, rs.family, cmd)?;
+        if let Some((_, e)) = super::validate(&t, rs.family).into_iter().next() {
+            return Err(e);
+        }
+        *rs.table_mut(cmd.table) = t;
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1000, .. Default::default() })]
+
+        /// A script session (cached chain index and hooks, in-place changes with
+        /// undo) accepts and refuses exactly what copying and checking the whole
+        /// table after every command does, and builds the same rulesets.
+        #[test]
+        fn session_agrees_with_whole_table_checks(cmds in proptest::collection::vec(0usize..10_000, 1..40)) {
+            use crate::cmd::{parse_command, Mode};
+            let chains = ["INPUT", "OUTPUT", "PREROUTING", "POSTROUTING", "a", "b", "c"];
+            let targets = ["a", "b", "c", "ACCEPT", "MASQUERADE", "DNAT --to-destination 1.2.3.4", "REJECT", "LOG", "RETURN"];
+            let mut rs1 = palisade_model::Ruleset::new(Family::V4);
+            let mut rs2 = rs1.clone();
+            let mut session = super::Session::default();
+            for n in cmds {
+                let table = if n % 2 == 0 { "nat" } else { "filter" };
+                let ch = chains[(n / 2) % chains.len()];
+                let tg = targets[(n / 14) % targets.len()];
+                let line = match (n / 126) % 9 {
+                    0 => format!("-t {table} -N {ch}"),
+                    1 => format!("-t {table} -I {ch} -s 1.1.1.1,2.2.2.2 -j {tg}"),
+                    2 => format!("-t {table} -D {ch} 1"),
+                    3 => format!("-t {table} -F {ch}"),
+                    4 => format!("-t {table} -X {ch}"),
+                    5 => format!("-t {table} -R {ch} 1 -j {tg}"),
+                    6 => format!("-t {table} -E {ch} c"),
+                    _ => format!("-t {table} -A {ch} -j {tg}"),
+                };
+                let toks = crate::lex::restore_words(&line).unwrap();
+                let Ok(mut c1) = parse_command(&toks, Family::V4, Mode::Script, 1) else { continue };
+                let mut c2 = c1.clone();
+                let r1 = super::apply(&mut rs1, &mut c1, &mut session);
+                let r2 = apply_reference(&mut rs2, &mut c2);
+                proptest::prop_assert_eq!(r1.is_ok(), r2.is_ok(), "{}: {:?} vs {:?}", line, r1, r2);
+                proptest::prop_assert_eq!(&rs1, &rs2, "{}", line);
+            }
+        }
+    }
 
     /// Many chains, each jumping to the next: linear work, no deep recursion.
     #[test]
