@@ -142,6 +142,7 @@ mod live {
         ftp_passive,
         tftp,
         rpfilter_spoof,
-        rpfilter_sysctl
+        rpfilter_sysctl,
+        tcpmss
     );
 }
