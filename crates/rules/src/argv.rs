@@ -1,12 +1,17 @@
 //! Scripts of `iptables …` / `ip6tables …` command lines, as how-to guides write them,
 //! applied in order to an initially empty kernel state. Shell quoting applies (shlex).
-//! Lines are recognised by their first word after an optional prompt (`# `, `$ `) and
-//! `sudo`/`command`: `iptables`/`ip6tables` (also the `-legacy`/`-nft` variants); a
-//! `# iptables …` line counts as a root prompt only when an option follows (otherwise
-//! it is a shell comment). Several commands glued on one line (copied from a web page)
-//! are one command to the shell, and iptables refuses the second `iptables` word, so
-//! Palisade does too. Everything else — prose, other commands, comments — is ignored.
-//! A trailing backslash continues a command on the next line.
+//! Each line is a shell list: simple commands joined by `;`, `&`, `|`, `&&` and `||`
+//! run as `sh -ec` would run them, redirections (`2>/dev/null`) are dropped and `#`
+//! starts a comment. Simple commands are recognised by their first word after an
+//! optional prompt (`# `, `$ `) and `sudo`/`command`: `iptables`/`ip6tables` (also the
+//! `-legacy`/`-nft` variants); a `# iptables …` line counts as a root prompt only when
+//! an option follows (otherwise it is a shell comment). `NAME=value` assignments are
+//! remembered and `$NAME`/`${NAME}` expanded (so `$IPT -A …` works); an unknown
+//! variable is left as it is and refused where it is used. Several commands glued on
+//! one line without an operator (copied from a web page) are one command to the
+//! shell, and iptables refuses the second `iptables` word, so Palisade does too.
+//! Everything else — prose, other commands — is ignored. A trailing backslash
+//! continues a command on the next line.
 
 use palisade_model::{Family, Ruleset};
 
@@ -15,7 +20,7 @@ use crate::cmd::{parse_command, Mode, Op};
 use crate::diag::Diagnostic;
 use crate::lex::{shell_words, Tok};
 use palisade_model::{Hook, TableId};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 fn family_of(word: &str) -> Option<Family> {
     match word {
@@ -33,7 +38,8 @@ fn family_of(word: &str) -> Option<Family> {
 /// Strips a shell prompt and `sudo`; returns the remaining text and its byte offset.
 fn strip_prompt(line: &str) -> (&str, usize) {
     let mut s = line.trim_start();
-    for p in ["# ", "$ ", "#", "$"] {
+    // (`$` without a space is a variable, `$IPT -A …`, not a prompt.)
+    for p in ["# ", "$ ", "#"] {
         if let Some(r) = s.strip_prefix(p) {
             let r2 = r.trim_start();
             // `# iptables -A …` is a root prompt; `# iptables command script` is a
@@ -200,6 +206,7 @@ pub fn parse_script(src: &str, file: &str) -> Result<(Ruleset, Ruleset), Vec<Dia
         v6: Ruleset::new(Family::V6),
         base: HashSet::new(),
         session: check::Session::default(),
+        vars: HashMap::new(),
     };
     let mut diags = Vec::new();
     let lines: Vec<&str> = src.lines().collect();
@@ -245,6 +252,8 @@ pub fn parse_script(src: &str, file: &str) -> Result<(Ruleset, Ruleset), Vec<Dia
 
 /// The state a script builds.
 struct Script {
+    /// Shell variables assigned so far (`IPT=/sbin/iptables`, `LAN=10.0.0.0/8`).
+    vars: HashMap<String, String>,
     v4: Ruleset,
     v6: Ruleset,
     /// Built-in chains nf_tables has created so far: (family, table, chain).
@@ -253,12 +262,79 @@ struct Script {
 }
 
 impl Script {
+    /// Records `NAME=value` words (optionally after `export`/`readonly`); true when
+    /// the command is nothing but assignments.
+    fn assignments(&mut self, cmdtext: &str) -> bool {
+        let Ok(words) = shell_words(cmdtext) else {
+            return false;
+        };
+        let mut words: Vec<&str> = words.iter().map(|w| w.as_str()).collect();
+        if matches!(words.first(), Some(&"export" | &"readonly" | &"local")) {
+            words.remove(0);
+        }
+        let pairs: Vec<(&str, &str)> = words
+            .iter()
+            .filter_map(|w| w.split_once('='))
+            .filter(|(n, _)| {
+                n.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+            .collect();
+        if pairs.is_empty() || pairs.len() != words.len() {
+            return false;
+        }
+        for (n, v) in pairs {
+            let v = self.expand(v);
+            self.vars.insert(n.to_string(), v);
+        }
+        true
+    }
+
+    /// Substitutes `$NAME` and `${NAME}` of assigned variables (others are left as
+    /// they are, so the word is refused rather than silently dropped).
+    fn expand(&self, word: &str) -> String {
+        let mut out = String::with_capacity(word.len());
+        let mut rest = word;
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 1..];
+            let (name, len) = if let Some(b) = after.strip_prefix('{') {
+                match b.find('}') {
+                    Some(e) => (&b[..e], e + 2),
+                    None => ("", 0),
+                }
+            } else {
+                let e = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..e], e)
+            };
+            match self.vars.get(name).filter(|_| !name.is_empty()) {
+                Some(v) => {
+                    out.push_str(v);
+                    rest = &after[len..];
+                }
+                None => {
+                    out.push('$');
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
     /// Runs one simple command (`cmd`: the full line with everything else blanked).
     /// Anything but an iptables command succeeds without effect.
     fn run(&mut self, cmd: &str, line: &str, file: &str, lno: u32) -> Result<(), Vec<Diagnostic>> {
         let (cmdtext, off) = strip_prompt(cmd);
         let first = cmdtext.split_whitespace().next().unwrap_or("");
-        if family_of(first).is_none() {
+        if self.assignments(cmdtext) {
+            return Ok(());
+        }
+        if family_of(&self.expand(first)).is_none() {
             return Ok(());
         }
         let toks = shell_words(cmdtext).map_err(|e| vec![e.at(file, lno)])?;
@@ -266,7 +342,11 @@ impl Script {
         let mut it = toks.into_iter().map(|t| Tok {
             col: t.col + shift,
             offset: t.offset + off,
-            text: t.text,
+            text: if t.text.contains('$') {
+                self.expand(&t.text).into()
+            } else {
+                t.text
+            },
         });
         let Some(fam) = it.next().and_then(|t| family_of(&t.text)) else {
             return Ok(());
@@ -406,6 +486,21 @@ mod tests {
         // Loops, through a chain added later.
         bad("iptables -N a\niptables -N b\niptables -A INPUT -j a\niptables -A a -j b\niptables -A b -j a\n", 5);
         bad("iptables -N a\niptables -N b\niptables -A a -j b\niptables -A b -j a\niptables -A INPUT -j a\n", 5);
+    }
+
+    #[test]
+    fn shell_variables() {
+        let src = "IPT=/sbin/iptables\nexport LAN=\"10.0.0.0/8\" WAN_IF=eth0\n$IPT -A INPUT -s $LAN -i ${WAN_IF} -j ACCEPT\nIP6=ip6tables; $IP6 -N x\n";
+        let (v4, v6) = parse_script(src, "s").unwrap();
+        assert!(
+            s(&v4).contains("-A INPUT -s 10.0.0.0/8 -i eth0 -j ACCEPT\n"),
+            "{}",
+            s(&v4)
+        );
+        assert!(s(&v6).contains(":x - [0:0]"), "{}", s(&v6));
+        // An unknown variable in an argument is refused, not dropped.
+        let e = parse_script("IPT=iptables\n$IPT -A INPUT -s $NOPE -j ACCEPT\n", "s").unwrap_err();
+        assert_eq!((e[0].line, e[0].col, e[0].word.as_str()), (2, 18, "$NOPE"));
     }
 
     #[test]

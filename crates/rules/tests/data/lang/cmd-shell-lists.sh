@@ -11,3 +11,4 @@ iptables -t nat -F POSTROUTING&&iptables -t nat -Z POSTROUTING
 iptables -A INPUT -j LOGDROP | cat
 iptables -N x || iptables -N x || iptables -N y
 ip6tables -P INPUT DROP ; ip6tables -Z INPUT;ip6tables -Z
+IPT=iptables; LAN=10.9.0.0/16; $IPT -N viavar && ${IPT} -A viavar -s $LAN -j RETURN
