@@ -48,7 +48,8 @@ pub struct Emitted {
 }
 
 /// What happened to one packet. Reused by the caller: the engine clears it
-/// and refills the same buffers, so an established flow allocates nothing.
+/// and refills the same buffers, so an established flow allocates nothing
+/// (asserted by the `eval` bench of palisade-bench, which counts allocations).
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
     /// Final verdict.

@@ -547,20 +547,20 @@ fn span_of(list: &[u32], arena: &mut Vec<u32>) -> Span {
 /// entry), appending its lists to `arena`; `None` when not worth it.
 fn build(entries: &[Entry], first: usize, end: usize, arena: &mut Vec<u32>) -> Option<Classifier> {
     let rules = entries.get(first..end)?;
-    let cands: Vec<Cand> = rules.iter().map(Cand::of).collect();
-    let keyed = |c: &Cand| {
-        c.src.is_some()
-            || c.dst.is_some()
-            || c.ports.is_some()
-            || c.iif.is_some()
-            || c.oif.is_some()
-            || c.proto.is_some()
+    // Every port-keyed rule also has a protocol, so ports need not be read
+    // to know whether a rule has a key.
+    let keyed = |e: &Entry| {
+        net_key(&e.ip.src).is_some()
+            || net_key(&e.ip.dst).is_some()
+            || if_key(&e.ip.iif).is_some()
+            || if_key(&e.ip.oif).is_some()
+            || matches!(e.ip.proto, Some((_, false)))
     };
     // Leading unkeyed rules (`-m conntrack --ctstate ESTABLISHED`) stay
     // outside: a packet they take never pays for the lookups.
-    let lead = cands.iter().position(keyed)?;
-    let cands = &cands[lead..];
-    if cands.iter().filter(|c| keyed(c)).count() < MIN_RULES {
+    let lead = rules.iter().position(keyed)?;
+    let rules = &rules[lead..];
+    if rules.iter().filter(|e| keyed(e)).count() < MIN_RULES {
         return None;
     }
     let start = first + lead;
@@ -575,17 +575,17 @@ fn build(entries: &[Entry], first: usize, end: usize, arena: &mut Vec<u32>) -> O
         let mut dp = HashMap::with_hasher(FixedState::with_seed(2));
         let mut ip = HashMap::with_hasher(FixedState::with_seed(3));
         let mut op = HashMap::with_hasher(FixedState::with_seed(4));
-        for c in cands {
-            if let Some(n) = c.src {
+        for e in rules {
+            if let Some(n) = net_key(&e.ip.src) {
                 count(&mut src_c, &mut sp, (n.v6, n.mask));
             }
-            if let Some(n) = c.dst {
+            if let Some(n) = net_key(&e.ip.dst) {
                 count(&mut dst_c, &mut dp, (n.v6, n.mask));
             }
-            if let Some(p) = c.iif.filter(|p| p.wildcard) {
+            if let Some(p) = if_key(&e.ip.iif).filter(|p| p.wildcard) {
                 count(&mut iw_c, &mut ip, &*p.name);
             }
-            if let Some(p) = c.oif.filter(|p| p.wildcard) {
+            if let Some(p) = if_key(&e.ip.oif).filter(|p| p.wildcard) {
                 count(&mut ow_c, &mut op, &*p.name);
             }
         }
@@ -595,7 +595,7 @@ fn build(entries: &[Entry], first: usize, end: usize, arena: &mut Vec<u32>) -> O
     let iif_wild = top(&iw_c, MAX_WILD);
     let oif_wild = top(&ow_c, MAX_WILD);
 
-    let mut keys: Vec<(Key, u32)> = Vec::with_capacity(cands.len());
+    let mut keys: Vec<(Key, u32)> = Vec::with_capacity(rules.len());
     let mut ifs: [Vec<(&str, u32)>; 2] = [Vec::new(), Vec::new()];
     let mut wild: [Vec<Vec<u32>>; 2] = [
         vec![Vec::new(); iif_wild.len()],
@@ -603,8 +603,9 @@ fn build(entries: &[Entry], first: usize, end: usize, arena: &mut Vec<u32>) -> O
     ];
     let mut always = Vec::new();
     let (mut dport, mut sport, mut ports, mut proto) = (false, false, false, false);
-    for (k, c) in cands.iter().enumerate() {
+    for (k, e) in rules.iter().enumerate() {
         let idx = (start + k) as u32;
+        let c = &Cand::of(e);
         match choose(c, &src_masks, &dst_masks, &iif_wild, &oif_wild) {
             Choice::Src(m, a) => keys.push((Key::Src(m, a), idx)),
             Choice::Dst(m, a) => keys.push((Key::Dst(m, a), idx)),

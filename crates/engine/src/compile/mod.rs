@@ -410,14 +410,15 @@ fn compile_table(
     }
 
     // Lay out entries.
-    let mut entries: Vec<Entry> = Vec::new();
-    let mut infos: Vec<ChainInfo> = Vec::new();
+    let mut infos: Vec<ChainInfo> = Vec::with_capacity(chains.len());
     let mut firsts = vec![0u32; chains.len()];
     let mut total = 0u32;
     for (ci, c) in chains.iter().enumerate() {
         firsts[ci] = total;
         total += c.3.len() as u32 + 1;
     }
+    // Sized once: entries are large and a growing vector would copy them.
+    let mut entries: Vec<Entry> = Vec::with_capacity(total as usize);
     let mut entry = [None; 5];
     let mut underflow = [None; 5];
     for (ci, c) in chains.iter().enumerate() {
