@@ -918,7 +918,11 @@ mod tests {
     }
 
     fn ruleset(text: &str) -> Ruleset {
-        match palisade_rules::parse_restore(text, "t", palisade_model::Family::V4) {
+        ruleset_of(text, palisade_model::Family::V4)
+    }
+
+    fn ruleset_of(text: &str, family: palisade_model::Family) -> Ruleset {
+        match palisade_rules::parse_restore(text, "t", family) {
             Ok(r) => r,
             Err(d) => panic!("{:?}", d.first()),
         }
@@ -1006,6 +1010,82 @@ mod tests {
             })
             .collect();
         assert!(compare(&rs, Hook::Input, &pkts) >= 1);
+    }
+
+    /// IPv6: prefixes of several lengths, ports, interfaces, jumps.
+    #[test]
+    fn index_v6_same_as_linear() {
+        const A6: [&str; 6] = [
+            "2001:db8::/32",
+            "2001:db8:1::/48",
+            "2001:db8:1:2::/64",
+            "2001:db8:1:2::3",
+            "fd00::1",
+            "fe80::/10",
+        ];
+        const H6: [[u16; 8]; 5] = [
+            [0x2001, 0xdb8, 1, 2, 0, 0, 0, 3],
+            [0x2001, 0xdb8, 1, 2, 0, 0, 0, 4],
+            [0x2001, 0xdb8, 9, 0, 0, 0, 0, 1],
+            [0xfd00, 0, 0, 0, 0, 0, 0, 1],
+            [0x2a00, 1, 0, 0, 0, 0, 0, 1],
+        ];
+        let mut r = Rng(0xdead_beef_1234_5678);
+        let mut text = String::from(
+            "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:U - [0:0]\n",
+        );
+        for chain in ["INPUT", "U"] {
+            for _ in 0..600 {
+                let mut s = format!("-A {chain}");
+                if r.below(2) == 0 {
+                    let neg = if r.below(6) == 0 { "! " } else { "" };
+                    s += &format!(" {neg}-s {}", r.pick(&A6));
+                }
+                if r.below(4) == 0 {
+                    s += &format!(" -d {}", r.pick(&A6));
+                }
+                if r.below(5) == 0 {
+                    s += &format!(" -i {}", r.pick(&IFS));
+                }
+                match r.below(4) {
+                    0 => s += &format!(" -p tcp -m tcp --dport {}", r.pick(&PORTS)),
+                    1 => s += &format!(" -p udp -m udp --sport {}", r.pick(&PORTS)),
+                    2 => s += " -p ipv6-icmp",
+                    _ => {}
+                }
+                s += match (chain, r.below(100)) {
+                    ("INPUT", 0) => " -j U",
+                    (_, 1) => " -j ACCEPT",
+                    ("U", 2) => " -j RETURN",
+                    _ => "",
+                };
+                text += &s;
+                text.push('\n');
+            }
+        }
+        text += "COMMIT\n";
+        let rs = ruleset_of(&text, palisade_model::Family::V6);
+        let pkts: Vec<TestPkt> = (0..1500)
+            .map(|_| {
+                let seg = |h: &[u16; 8]| {
+                    let mut b = [0u8; 16];
+                    for (i, x) in h.iter().enumerate() {
+                        b[2 * i..2 * i + 2].copy_from_slice(&x.to_be_bytes());
+                    }
+                    b
+                };
+                let b = PacketBuilder::ipv6(seg(r.pick(&H6)), seg(r.pick(&H6)), 64);
+                let (sp, dp) = (*r.pick(&PKT_PORTS), *r.pick(&PKT_PORTS));
+                let mut v = Vec::new();
+                match r.below(3) {
+                    0 => b.tcp(sp, dp, 1, 100).write(&mut v, &[]).unwrap(),
+                    1 => b.udp(sp, dp).write(&mut v, b"x").unwrap(),
+                    _ => b.icmpv6_echo_request(1, 1).write(&mut v, b"").unwrap(),
+                }
+                (v, *r.pick(&PKT_IFS), "")
+            })
+            .collect();
+        assert!(compare(&rs, Hook::Input, &pkts) >= 2);
     }
 
     #[test]
