@@ -137,6 +137,8 @@ fn run_ok(c: &mut Command) -> io::Result<()> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(io::Error::other(String::from_utf8_lossy(&out.stderr).into_owned()))
+        Err(io::Error::other(
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
     }
 }
