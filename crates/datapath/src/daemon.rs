@@ -194,12 +194,13 @@ impl State {
 /// The daemon's queue counters as a table.
 pub fn queue_table(stats: &[(u16, Arc<QueueStats>)]) -> String {
     let mut t = format!(
-        "{:>5} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>6} {:>10} {:>10}\n",
+        "{:>5} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} {:>10} {:>10}\n",
         "queue",
         "packets",
         "accepted",
         "dropped",
         "rewritten",
+        "resent",
         "gso",
         "replies",
         "failed",
@@ -212,12 +213,13 @@ pub fn queue_table(stats: &[(u16, Arc<QueueStats>)]) -> String {
         let avg = s.latency_sum_ns.load(Relaxed).checked_div(p).unwrap_or(0) as f64 / 1000.0;
         let _ = writeln!(
             t,
-            "{:>5} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>6} {:>10.1} {:>10.1}",
+            "{:>5} {:>10} {:>10} {:>10} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6} {:>10.1} {:>10.1}",
             n,
             p,
             s.accepted.load(Relaxed),
             s.dropped.load(Relaxed),
             s.rewritten.load(Relaxed),
+            s.resent.load(Relaxed),
             s.gso.load(Relaxed),
             s.emitted.load(Relaxed),
             s.emit_errors.load(Relaxed),
@@ -277,10 +279,22 @@ pub fn run(
         .iter()
         .map(|i| (i.index, i.name.clone()))
         .collect();
+    let macs: HashMap<u32, [u8; 6]> = spec
+        .interfaces
+        .iter()
+        .filter_map(|i| Some((i.index, i.mac?)))
+        .collect();
+    let broadcasts = spec
+        .interfaces
+        .iter()
+        .flat_map(|i| i.addrs.iter().filter_map(|a| a.broadcast))
+        .collect();
     let rate = f64::from(opts.log_rate.max(1));
     let shared = Arc::new(Shared {
         engine: Mutex::new(engine),
         ifnames,
+        macs,
+        broadcasts,
         epoch: Instant::now(),
         log_limit: Mutex::new(TokenBucket::new(rate, rate * 2.0)),
         logs_suppressed: Default::default(),

@@ -22,7 +22,9 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use palisade_engine::{Engine, Outcome, Owner, RxInfo, TxInfo, Verdict};
+use std::net::{IpAddr, Ipv4Addr};
+
+use palisade_engine::{Engine, Outcome, Owner, RxInfo, TxInfo, Verdict, L2};
 use palisade_wire::PacketMeta;
 
 use crate::inject::Injector;
@@ -47,6 +49,8 @@ pub struct QueueStats {
     pub gso: AtomicU64,
     /// Replies injected.
     pub emitted: AtomicU64,
+    /// Forwarded packets with a rewritten source, sent by the daemon.
+    pub resent: AtomicU64,
     /// Replies that could not be sent.
     pub emit_errors: AtomicU64,
     /// Verdicts the kernel refused, and receive errors.
@@ -63,6 +67,10 @@ pub struct Shared {
     pub engine: Mutex<Engine>,
     /// Interface names by ifindex (read at start).
     pub ifnames: HashMap<u32, String>,
+    /// Interface MAC addresses by ifindex (read at start).
+    pub macs: HashMap<u32, [u8; 6]>,
+    /// The host's IPv4 broadcast addresses (link-layer broadcast frames).
+    pub broadcasts: Vec<IpAddr>,
     /// Time origin of the engine's clock.
     pub epoch: Instant,
     /// Global LOG line limit (lines per second, burst).
@@ -158,6 +166,74 @@ pub fn rewritten(input: &[u8], out: &[u8], forwarded_rx: bool) -> Option<Vec<u8>
     Some(p)
 }
 
+/// The source address bytes of a datagram (IPv4 or IPv6).
+fn source(d: &[u8]) -> Option<&[u8]> {
+    match d.first()? >> 4 {
+        4 => d.get(12..16),
+        6 => d.get(8..24),
+        _ => None,
+    }
+}
+
+/// Whether a forwarded packet the engine rewrote must be sent by the daemon
+/// itself instead of being handed back with the verdict. The verdict
+/// re-injects the packet at prerouting, where the kernel's routing still
+/// validates the source: a source rewritten to one of the host's own
+/// addresses (MASQUERADE, SNAT, the replies of a DNATed flow) is a martian
+/// there and would be dropped, and a rewritten source can fail the kernel's
+/// `rp_filter` on the interface it came in by. SNAT is a postrouting
+/// operation in the kernel, after those checks; sending the packet from a
+/// raw socket reproduces that order (output routing by destination, no
+/// source validation). IPv6 input routing validates no source, so IPv6
+/// packets keep the verdict path (and its offloads: a raw socket cannot send
+/// a GRO-merged packet larger than the MTU).
+pub fn needs_resend(input: &[u8], out: &[u8], forwarded_rx: bool) -> bool {
+    forwarded_rx && out.first().is_some_and(|b| b >> 4 == 4) && source(input) != source(out)
+}
+
+/// The Ethernet header the engine sees for a received packet: the source
+/// MAC NFQUEUE reports (`NFQA_HWADDR`, `-m mac`), the EtherType, and a
+/// destination rebuilt from the IP destination (broadcast, multicast
+/// mapping, or the interface's own address), since the queue does not carry
+/// the frame header itself. `None` when the interface has no MAC (tunnels).
+pub fn rx_l2(
+    hw: Option<&[u8]>,
+    ethertype: u16,
+    own_mac: Option<[u8; 6]>,
+    bcast: &[IpAddr],
+    ip: &[u8],
+) -> Option<L2> {
+    let src: [u8; 6] = hw?.get(..6)?.try_into().ok()?;
+    let own = own_mac?;
+    let dst = match ip.first()? >> 4 {
+        4 => {
+            let d: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+            let a = Ipv4Addr::from(d);
+            if a.is_broadcast() || bcast.contains(&IpAddr::V4(a)) {
+                [0xff; 6]
+            } else if a.is_multicast() {
+                [0x01, 0x00, 0x5e, d[1] & 0x7f, d[2], d[3]]
+            } else {
+                own
+            }
+        }
+        6 => {
+            let d = ip.get(24..40)?;
+            if d[0] == 0xff {
+                [0x33, 0x33, d[12], d[13], d[14], d[15]]
+            } else {
+                own
+            }
+        }
+        _ => return None,
+    };
+    Some(L2 {
+        src,
+        dst,
+        ethertype,
+    })
+}
+
 /// Completes a partial layer-4 checksum in place (`CHECKSUM_PARTIAL`
 /// packets: the kernel or the NIC would fill it in later).
 fn complete_checksum(d: &mut Vec<u8>) {
@@ -217,6 +293,15 @@ pub fn run(num: u16, mut q: nfq::Queue, shared: Arc<Shared>, stats: Arc<QueueSta
     }
 }
 
+fn if_index(shared: &Shared, name: &str) -> u32 {
+    shared
+        .ifnames
+        .iter()
+        .find(|(_, n)| n.as_str() == name)
+        .map(|(i, _)| *i)
+        .unwrap_or(0)
+}
+
 fn decide(
     shared: &Shared,
     msg: &mut nfq::Message,
@@ -243,13 +328,19 @@ fn decide(
             Err(p) => p.into_inner(),
         };
         match hook {
-            HOOK_PRE_ROUTING => engine.receive_with(
-                now,
-                iif.unwrap_or(""),
-                RxInfo::default(),
-                &s.input,
-                &mut s.out,
-            ),
+            HOOK_PRE_ROUTING => {
+                let indev = msg.get_indev();
+                let rx = RxInfo {
+                    l2: rx_l2(
+                        msg.get_hw_addr(),
+                        msg.get_hw_protocol(),
+                        shared.macs.get(&indev).copied(),
+                        &shared.broadcasts,
+                        &s.input,
+                    ),
+                };
+                engine.receive_with(now, iif.unwrap_or(""), rx, &s.input, &mut s.out)
+            }
             HOOK_LOCAL_OUT => {
                 let owner = match (msg.get_uid(), msg.get_gid()) {
                     (Some(uid), Some(gid)) => Some(Owner { uid, gid }),
@@ -273,9 +364,29 @@ fn decide(
     match out.verdict {
         Verdict::Accept => {
             stats.accepted.fetch_add(1, Relaxed);
-            msg.set_verdict(nfq::Verdict::Accept);
             let fwd_rx = hook == HOOK_PRE_ROUTING && out.forwarded;
-            if let Some(p) = rewritten(&s.input, &out.packet, fwd_rx) {
+            let resend = needs_resend(&s.input, &out.packet, fwd_rx);
+            if resend {
+                // Sent as it leaves the engine (TTL already decremented).
+                msg.set_verdict(nfq::Verdict::Drop);
+                stats.resent.fetch_add(1, Relaxed);
+                let idx = if_index(shared, &out.out_iface);
+                match inject.map(|i| i.send(&out.packet, idx)) {
+                    Some(Ok(())) => {}
+                    Some(Err(err)) => {
+                        stats.emit_errors.fetch_add(1, Relaxed);
+                        tracing::debug!(error = %err, "source-NATed packet not sent");
+                    }
+                    None => {
+                        stats.emit_errors.fetch_add(1, Relaxed);
+                    }
+                }
+            } else {
+                msg.set_verdict(nfq::Verdict::Accept);
+            }
+            if resend {
+                // Handled above.
+            } else if let Some(p) = rewritten(&s.input, &out.packet, fwd_rx) {
                 stats.rewritten.fetch_add(1, Relaxed);
                 msg.set_payload(p);
             }
@@ -291,12 +402,7 @@ fn decide(
         }
     }
     for e in &out.emitted {
-        let idx = shared
-            .ifnames
-            .iter()
-            .find(|(_, n)| **n == e.out_iface)
-            .map(|(i, _)| *i)
-            .unwrap_or(0);
+        let idx = if_index(shared, &e.out_iface);
         match inject.map(|i| i.send(&e.packet, idx)) {
             Some(Ok(())) => {
                 stats.emitted.fetch_add(1, Relaxed);
@@ -350,6 +456,52 @@ mod tests {
         assert!(palisade_wire::checksum::ipv4_header_ok(&p));
         // Local packets: any difference is a rewrite.
         assert!(rewritten(&input, &v4(63, 0), false).is_some());
+    }
+
+    #[test]
+    fn source_rewrites_are_resent() {
+        let input = v4(64, 0);
+        let mut snat = v4(63, 0);
+        snat[12] = 192;
+        assert!(needs_resend(&input, &snat, true));
+        // Destination-only rewrites (DNAT, un-SNAT of replies) go back with
+        // the verdict; local deliveries and drops never resend.
+        let mut dnat = v4(63, 0);
+        dnat[19] = 9;
+        assert!(!needs_resend(&input, &dnat, true));
+        assert!(!needs_resend(&input, &snat, false));
+        assert!(!needs_resend(&input, &[], true));
+        let mut v6in = vec![0x60u8; 40];
+        v6in[6] = 17;
+        let mut v6out = v6in.clone();
+        v6out[8] = 1;
+        assert!(!needs_resend(&v6in, &v6out, true));
+    }
+
+    #[test]
+    fn l2_from_hwaddr() {
+        let own = [2, 0, 0, 0, 0, 1];
+        let hw = [2, 0, 0, 0, 0, 9, 0, 0];
+        let l2 = rx_l2(Some(&hw), 0x0800, Some(own), &[], &v4(64, 0)).unwrap();
+        assert_eq!(
+            (l2.src, l2.dst, l2.ethertype),
+            ([2, 0, 0, 0, 0, 9], own, 0x0800)
+        );
+        let mut b = v4(64, 0);
+        b[16..20].copy_from_slice(&[10, 0, 0, 255]);
+        let bc: IpAddr = "10.0.0.255".parse().unwrap();
+        assert_eq!(
+            rx_l2(Some(&hw), 0x0800, Some(own), &[bc], &b).unwrap().dst,
+            [0xff; 6]
+        );
+        b[16..20].copy_from_slice(&[224, 0, 0, 251]);
+        assert_eq!(
+            rx_l2(Some(&hw), 0x0800, Some(own), &[], &b).unwrap().dst,
+            [1, 0, 0x5e, 0, 0, 251]
+        );
+        assert!(rx_l2(None, 0x0800, Some(own), &[], &v4(64, 0)).is_none());
+        assert!(rx_l2(Some(&hw), 0x0800, None, &[], &v4(64, 0)).is_none());
+        assert!(rx_l2(Some(&hw[..3]), 0x0800, Some(own), &[], &v4(64, 0)).is_none());
     }
 
     #[test]

@@ -18,6 +18,16 @@
 //!   except loopback ones and the daemon's own REJECT replies (marked
 //!   [`INJECT_MARK`] by the raw socket that sends them).
 //!
+//! Queued packets are marked `notrack` first: the engine is the connection
+//! tracker, and the kernel's own conntrack would otherwise track the
+//! rewritten packets a second time (its own table limits and timeouts, and
+//! any NAT rules another table holds, applied to packets Palisade already
+//! translated). The `ct state` rule never matches before conntrack's hook;
+//! it is there because a `ct` expression makes the kernel register
+//! conntrack, and with it IPv4/IPv6 defragmentation at −400, in this
+//! network namespace: the engine models a kernel with conntrack, which sees
+//! whole datagrams, and without it fragments would reach the queue.
+//!
 //! Loopback is never queued: local IPC (resolvers on 127.0.0.53, databases on
 //! ::1) keeps working while the daemon is stopped, and a ruleset cannot cut
 //! the host off from itself. Rulesets that filter `-i lo` are therefore not
@@ -67,10 +77,13 @@ pub fn script() -> String {
          \tchain prerouting {{\n\
          \t\ttype filter hook prerouting priority {PRIORITY}; policy accept;\n\
          \t\tiifname \"lo\" accept\n\
+         \t\tct state untracked counter\n\
+         \t\tnotrack\n\
          \t}}\n\
          \tchain output {{\n\
          \t\ttype filter hook output priority {PRIORITY}; policy accept;\n\
          \t\toifname \"lo\" accept\n\
+         \t\tnotrack\n\
          \t\tmeta mark {INJECT_MARK:#010x} accept\n\
          \t}}\n\
          }}\n"
@@ -334,6 +347,7 @@ mod tests {
         assert!(s.contains("table inet palisade {"));
         assert!(s.contains("priority -310"));
         assert!(s.contains("meta mark 0x50414c53 accept"));
+        assert_eq!(s.matches("notrack").count(), 2);
         assert!(!s.contains("ip filter"));
     }
 
