@@ -96,8 +96,7 @@ impl CMatch {
             }
             Match::Limit(i) => CMatch::Limit(limit::LimitState::new(i)),
             Match::Hashlimit(i) => {
-                let id =
-                    hashlimit.register(&i.name, family, i.size, i.max, i.expire, i.gc_interval);
+                let id = hashlimit.register(i, family);
                 CMatch::Hashlimit(Box::new(i.clone()), id)
             }
             Match::Connlimit(i) => CMatch::Connlimit(i.clone(), Default::default()),
