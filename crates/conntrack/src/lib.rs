@@ -51,6 +51,7 @@
 
 pub mod config;
 pub mod conn;
+mod conncount;
 pub mod expect;
 pub mod helper;
 mod nat;

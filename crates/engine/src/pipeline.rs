@@ -236,14 +236,20 @@ struct CtLookup<'a> {
 
 impl ConnLookup for CtLookup<'_> {
     fn alive(&self, proto: u8, orig: &TupleView) -> bool {
-        self.ct.count_matching(self.now, |c| {
-            let o = c.orig();
-            o.proto == proto
-                && o.src_ip() == orig.src
-                && o.dst_ip() == orig.dst
-                && o.sport == orig.sport
-                && o.dport == orig.dport
-        }) > 0
+        let t = palisade_conntrack::Tuple {
+            src: palisade_conntrack::tuple::addr_bytes(orig.src),
+            dst: palisade_conntrack::tuple::addr_bytes(orig.dst),
+            sport: orig.sport,
+            dport: orig.dport,
+            proto,
+            family: if orig.src.is_ipv6() {
+                Family::V6
+            } else {
+                Family::V4
+            },
+            zone: 0,
+        };
+        self.ct.conncount_alive(&t, self.now)
     }
 }
 
