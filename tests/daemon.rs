@@ -478,6 +478,7 @@ const FORWARD: &str = "*filter
 :FORWARD DROP [0:0]
 :OUTPUT ACCEPT [0:0]
 -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -i fc -o fs -p tcp -m tcp --dport 22 -m mac --mac-source 02:91:01:00:00:02 -j REJECT --reject-with tcp-reset
 -A FORWARD -i fc -o fs -p tcp -m tcp --dport 80 -j ACCEPT
 -A FORWARD -i fc -o fs -p tcp -m tcp --dport 443 -j REJECT --reject-with tcp-reset
 -A FORWARD -i fc -o fs -p udp -m udp --dport 53 -j ACCEPT
@@ -670,6 +671,72 @@ fn client_v4_v6_script_matches_kernel() {
             v.push(exchange(t, ("fw", &t.fw), "tcp", client, 80));
             v.push(exchange(t, ("fw", &t.fw), "udp", client, 5000));
         }
+        v
+    });
+}
+
+/// FTP through the gateway: FORWARD drops every new connection but the
+/// control connection; the ftp conntrack helper (attached in raw
+/// PREROUTING) makes the data connections RELATED, active and passive.
+const FTP: &str = "*raw
+:PREROUTING ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp
+COMMIT
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -p tcp -m tcp --dport 21 -m conntrack --ctstate NEW -j ACCEPT
+-A FORWARD -p icmp -j ACCEPT
+COMMIT
+";
+
+#[test]
+fn ftp_through_the_gateway_matches_kernel() {
+    require_root_with!("iptables-restore", "ip6tables-restore", "nft", "python3");
+    let ftp = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/replay_record/ftp.py");
+    let v6 = FTP.replace("-p icmp", "-p ipv6-icmp");
+    let case = Case {
+        tag: "df",
+        loader: "iptables-restore",
+        rules: FTP,
+        rules6: Some(&v6),
+    };
+    let setup = |t: &Topo| {
+        for fam in ["", "6"] {
+            let _ = t
+                .server
+                .cmd("sh")
+                .args([
+                    "-c",
+                    &format!("python3 {ftp} server 21 {fam} >/dev/null 2>&1 &"),
+                ])
+                .status();
+        }
+        wait_listening(&t.server, &[("tcp", 21)]);
+    };
+    let observe = |t: &Topo| {
+        let mut v = Vec::new();
+        // PASV and PORT carry IPv4 addresses only.
+        for (host, modes) in [
+            ("10.91.2.2", &["pasv", "epsv", "port", "eprt"][..]),
+            ("fd91:2::2", &["epsv", "eprt"][..]),
+        ] {
+            for mode in modes {
+                let done = ok(&t.client, &format!("python3 {ftp} client {host} 21 {mode}"));
+                v.push(format!(
+                    "ftp {host} {mode}: {}",
+                    if done { "ok" } else { "failed" }
+                ));
+            }
+        }
+        v
+    };
+    compare_case(&case, &setup, &|t: &Topo| {
+        let v = observe(t);
+        assert!(v.iter().all(|l| l.ends_with("ok")), "{v:?}");
         v
     });
 }

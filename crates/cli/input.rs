@@ -107,8 +107,12 @@ pub fn guess_family(text: &str) -> Family {
         l.contains("icmp6")
             || l.contains("icmpv6")
             || l.contains("ipv6-icmp")
-            || l.split_whitespace()
-                .any(|w| w.contains("::") || (w.matches(':').count() >= 2 && !w.starts_with('[')))
+            || l.split_whitespace().any(|w| {
+                // A MAC address (`--mac-source 02:00:00:00:00:01`) has six
+                // colon-separated groups and no `::`: never an IPv6 address.
+                let mac = w.split(':').count() == 6 && w.split(':').all(|g| g.len() == 2);
+                w.contains("::") || (w.matches(':').count() >= 2 && !w.starts_with('[') && !mac)
+            })
     });
     if v6 {
         Family::V6
@@ -187,6 +191,10 @@ mod tests {
         );
         assert_eq!(
             guess_family("*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 10.0.0.0/8 -j ACCEPT\n"),
+            Family::V4
+        );
+        assert_eq!(
+            guess_family("*filter\n-A INPUT -m mac --mac-source 02:91:01:00:00:02 -j DROP\n"),
             Family::V4
         );
     }

@@ -122,6 +122,47 @@ pub fn live_host() -> io::Result<(HostSpec, Host, EngineConfig)> {
     Ok((spec, host, cfg))
 }
 
+/// Rules that can only match loopback traffic (`-i lo` / `-o lo`) and do
+/// something other than accept it. Loopback is never queued (see
+/// [`crate::nft`]), so such rules have no effect under `palisade run`; each
+/// is named (`filter INPUT #3: -i lo`) so the daemon can warn about it.
+/// `-i lo -j ACCEPT` is left out: loopback is accepted anyway.
+pub fn loopback_only_rules(rs: &Ruleset) -> Vec<String> {
+    use palisade_model::Target;
+    let lo = |i: &Option<palisade_model::Iface>, inv: bool| {
+        !inv && i.as_ref().is_some_and(|i| i.name == "lo" && !i.wildcard)
+    };
+    let mut out = Vec::new();
+    for t in &rs.tables {
+        for c in &t.chains {
+            for (n, r) in c.rules.iter().enumerate() {
+                if matches!(r.target, Target::Accept) {
+                    continue;
+                }
+                let side = if lo(&r.ip.in_iface, r.ip.inv_in) {
+                    "-i lo"
+                } else if lo(&r.ip.out_iface, r.ip.inv_out) {
+                    "-o lo"
+                } else {
+                    continue;
+                };
+                out.push(format!("{} {} #{}: {side}", t.id.name(), c.name, n + 1));
+            }
+        }
+    }
+    out
+}
+
+fn warn_loopback(v4: &Ruleset, v6: &Ruleset) {
+    for (fam, rs) in [("IPv4", v4), ("IPv6", v6)] {
+        for r in loopback_only_rules(rs) {
+            tracing::warn!(
+                "{fam} rule {r} matches only loopback traffic, which palisade does not filter: it has no effect"
+            );
+        }
+    }
+}
+
 /// The running daemon's state the control paths need.
 struct State {
     shared: Arc<Shared>,
@@ -146,6 +187,7 @@ impl State {
         match engine.replace_rules(&v4, &v6) {
             Ok(()) => {
                 tracing::info!("ruleset reloaded");
+                warn_loopback(&v4, &v6);
                 Answer {
                     ok: true,
                     text: "ruleset reloaded; connections kept\n".into(),
@@ -271,6 +313,7 @@ pub fn run(
     loader: Loader,
     lister: Lister,
 ) -> io::Result<()> {
+    warn_loopback(v4, v6);
     let (spec, host, cfg) = live_host()?;
     let engine = Engine::new(v4, v6, host, cfg)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
@@ -404,6 +447,44 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_only_rules_are_named() {
+        use palisade_model::{Family, Iface, IpFilter, Rule, Table, TableId, Target};
+        let iface = |name: &str, wildcard| {
+            Some(Iface {
+                name: name.into(),
+                wildcard,
+            })
+        };
+        let rule = |f: &dyn Fn(&mut IpFilter), target| {
+            let mut ip = IpFilter::default();
+            f(&mut ip);
+            Rule::new(ip, Vec::new(), target)
+        };
+        let mut t = Table::new(TableId::Filter);
+        let input = t.chain_mut("INPUT").unwrap();
+        input.rules = vec![
+            rule(&|ip| ip.in_iface = iface("lo", false), Target::Accept),
+            rule(&|ip| ip.in_iface = iface("lo", false), Target::Drop),
+            rule(
+                &|ip| {
+                    ip.in_iface = iface("lo", false);
+                    ip.inv_in = true;
+                },
+                Target::Drop,
+            ),
+            rule(&|ip| ip.in_iface = iface("lo", true), Target::Drop),
+        ];
+        t.chain_mut("OUTPUT").unwrap().rules =
+            vec![rule(&|ip| ip.out_iface = iface("lo", false), Target::Drop)];
+        let mut rs = Ruleset::new(Family::V4);
+        rs.tables.push(t);
+        assert_eq!(
+            loopback_only_rules(&rs),
+            ["filter INPUT #2: -i lo", "filter OUTPUT #1: -o lo"]
+        );
+    }
 
     #[test]
     fn kernel_table_keeps_our_queues() {
