@@ -74,8 +74,9 @@ use tcp::TcpConn;
 
 pub use config::{CtConfig, SysctlError, TcpTimeouts, SEC};
 pub use conn::{Conn, CtInfo, Entry, HelperId, L4State, Status};
-pub use expect::{ExpectError, Expectation};
-pub use helper::{helper_by_name, helper_name, HelpVerdict, HelperConfig};
+pub use expect::{ExpectError, ExpectNat, Expectation};
+pub use helper::seqadj::SeqAdj;
+pub use helper::{helper_by_name, helper_name, HelpVerdict, HelperConfig, Mangle};
 pub use tcp::TcpState;
 pub use tuple::Tuple;
 
@@ -678,6 +679,7 @@ impl Conntrack {
         check_csum: bool,
     ) -> Handled {
         let cfg = &self.cfg;
+        let helpers = &self.helpers;
         let Some(c) = self.slab[idx as usize].as_mut() else {
             return Handled::Invalid;
         };
@@ -717,6 +719,11 @@ impl Conntrack {
                     window: th.window,
                     payload_len: th.payload_len,
                     options: datagram.get(opt_start..opt_end).unwrap_or(&[]),
+                    receiver_offset: if c.status.has(Status::SEQ_ADJUST) {
+                        helpers.seq_offset(idx, c.gen(), 1 - dir, th.ack.wrapping_sub(1))
+                    } else {
+                        0
+                    },
                 };
                 if !confirmed {
                     match tcp::TcpConn::new_from(&seg, cfg.tcp_loose) {

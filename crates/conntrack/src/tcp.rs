@@ -310,6 +310,9 @@ pub struct Seg<'a> {
     pub payload_len: u32,
     /// TCP options (the bytes between the 20-byte header and data offset).
     pub options: &'a [u8],
+    /// NAT sequence adjustment of the receiver's direction at `ack - 1`
+    /// (`nf_ct_seq_offset`), taken off ACK and SACK; 0 without NAT helpers.
+    pub receiver_offset: i32,
 }
 
 impl Seg<'_> {
@@ -421,7 +424,7 @@ enum Win {
     Accept,
 }
 
-/// `tcp_in_window` (without NAT sequence adjustment).
+/// `tcp_in_window`.
 fn in_window(
     ct: &mut TcpConn,
     dir: usize,
@@ -450,6 +453,9 @@ fn in_window(
     if ct.seen[rd].flags & flag::SACK_PERM != 0 {
         parse_sack(seg.options, &mut sack);
     }
+    // The peer acknowledges the stream as NAT rewrote it.
+    ack = ack.wrapping_sub(seg.receiver_offset as u32);
+    sack = sack.wrapping_sub(seg.receiver_offset as u32);
 
     if ct.seen[sd].td_maxwin == 0 {
         if syn {

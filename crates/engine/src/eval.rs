@@ -67,7 +67,7 @@ pub(crate) struct Template {
 pub(crate) struct Pkt<'a> {
     pub now: u64,
     pub hook: Hook,
-    pub data: &'a mut [u8],
+    pub data: &'a mut Vec<u8>,
     pub meta: PacketMeta,
     pub iif: &'a str,
     /// `iif` is a loopback device.
@@ -340,7 +340,7 @@ pub(crate) mod tests {
         v
     }
 
-    pub(crate) fn pkt_of(data: &mut [u8]) -> Pkt<'_> {
+    pub(crate) fn pkt_of(data: &mut Vec<u8>) -> Pkt<'_> {
         let meta = PacketMeta::parse(data).expect("valid test packet");
         Pkt {
             now: 0,

@@ -10,7 +10,7 @@
 //! INPUT and POSTROUTING — on the packet as it leaves, and may drop it
 //! (an incomplete FTP command, or an expectation that cannot be made).
 
-use palisade_conntrack::{helper_by_name, Conntrack, CtResult, HelpVerdict, HelperId};
+use palisade_conntrack::{helper_by_name, Conntrack, CtInfo, CtResult, HelpVerdict, HelperId};
 use palisade_wire::PacketMeta;
 
 use crate::Nanos;
@@ -23,16 +23,43 @@ pub(crate) fn resolve(names: &[String], idx: Option<u16>, proto: u8) -> Option<H
     helper_by_name(name, proto)
 }
 
-/// `nf_confirm`: run the helper, then confirm. `false`: drop the packet.
+/// `nf_confirm`: run the helper (which may rewrite the payload under NAT,
+/// `nf_nat_ftp`, growing or shrinking the datagram), adjust sequence
+/// numbers of connections whose stream NAT resized (not for packets that
+/// came in on loopback, `nf_is_loopback_packet`), then confirm. `false`:
+/// drop the packet.
 pub(crate) fn confirm(
     ct: &mut Conntrack,
     r: &CtResult,
-    data: &[u8],
-    meta: &PacketMeta,
+    data: &mut Vec<u8>,
+    meta: &mut PacketMeta,
     now: Nanos,
+    from_loopback: bool,
 ) -> bool {
-    if ct.help(r, now, data, meta) == HelpVerdict::Drop {
+    let mut mangle = None;
+    if ct.help_mangle(r, now, data, meta, &mut mangle) == HelpVerdict::Drop {
         return false;
+    }
+    if let (Some(m), Some(h)) = (mangle, r.handle) {
+        // "cannot mangle packet": the expectation stays until it expires
+        // (the kernel unexpects it; the packet is dropped either way).
+        if !crate::nat::seqadj::mangle_tcp(data, meta, &m) {
+            return false;
+        }
+        let delta = m.text().len() as i32 - m.len as i32;
+        ct.seqadj_set(h, m.dir, m.seq, delta);
+    }
+    if let Some(h) = r.handle {
+        if !from_loopback
+            && r.info.has_ct()
+            && r.info != CtInfo::RelatedReply
+            && ct.seqadj(h).is_some()
+        {
+            let dir = usize::from(r.info.is_reply());
+            if !crate::nat::seqadj::adjust(ct, h, dir, data, meta) {
+                return false;
+            }
+        }
     }
     ct.confirm_packet(r, now)
 }

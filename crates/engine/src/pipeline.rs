@@ -540,6 +540,13 @@ impl<'e> Ctx<'e> {
         let r = self
             .ct
             .packet_in(pkt.now, pkt.data, &pkt.meta, from_local, Some(&tmpl));
+        if let Some(h) = r.handle.filter(|_| r.info == CtInfo::Related) {
+            // An expected connection of a NATed helper: bound like its
+            // master before any nat hook (nf_nat_follow_master).
+            if let Some((exp, master)) = self.ct.take_expected_nat(h) {
+                crate::nat::follow_master(self.ct, h, &exp, &master, &mut self.rt.nat_rng, pkt.now);
+            }
+        }
         pkt.ct = view(self.ct, &r, pkt.now);
         r
     }
@@ -559,7 +566,7 @@ impl<'e> Ctx<'e> {
         now: Nanos,
         iif: &str,
         l2: Option<L2>,
-        buf: &mut [u8],
+        buf: &mut Vec<u8>,
         meta: PacketMeta,
         looped: Option<(CtResult, CtView, u32)>,
         io: &mut Io,
@@ -665,7 +672,14 @@ impl<'e> Ctx<'e> {
                 TableId::Security,
                 TableId::Nat
             ]);
-            if !crate::helper::confirm(self.ct, &ctres, pkt.data, &pkt.meta, now) {
+            if !crate::helper::confirm(
+                self.ct,
+                &ctres,
+                pkt.data,
+                &mut pkt.meta,
+                now,
+                pkt.iif_loopback,
+            ) {
                 done!(End::Dropped(DropReason::ConntrackDrop), "");
             }
             done!(End::Local, "");
@@ -695,7 +709,14 @@ impl<'e> Ctx<'e> {
         run!(&[TableId::Mangle, TableId::Filter, TableId::Security]);
         pkt.hook = Hook::PostRouting;
         run!(&[TableId::Mangle, TableId::Nat]);
-        if !crate::helper::confirm(self.ct, &ctres, pkt.data, &pkt.meta, now) {
+        if !crate::helper::confirm(
+            self.ct,
+            &ctres,
+            pkt.data,
+            &mut pkt.meta,
+            now,
+            pkt.iif_loopback,
+        ) {
             done!(End::Dropped(DropReason::ConntrackDrop), oif);
         }
         done!(End::Out, oif)
@@ -705,7 +726,7 @@ impl<'e> Ctx<'e> {
     fn output(
         &mut self,
         now: Nanos,
-        buf: &mut [u8],
+        buf: &mut Vec<u8>,
         meta: PacketMeta,
         tx: TxInfo,
         attached: Option<CtResult>,
@@ -844,7 +865,14 @@ impl<'e> Ctx<'e> {
         run!(&[TableId::Filter, TableId::Security]);
         pkt.hook = Hook::PostRouting;
         run!(&[TableId::Mangle, TableId::Nat]);
-        if !crate::helper::confirm(self.ct, &ctres, pkt.data, &pkt.meta, now) {
+        if !crate::helper::confirm(
+            self.ct,
+            &ctres,
+            pkt.data,
+            &mut pkt.meta,
+            now,
+            pkt.iif_loopback,
+        ) {
             done!(End::Dropped(DropReason::ConntrackDrop));
         }
         if to_lo {

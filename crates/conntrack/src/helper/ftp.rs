@@ -276,6 +276,51 @@ pub fn find(payload: &[u8], dir: usize, own: IpAddr) -> Found {
     Found::None
 }
 
+/// `nf_nat_ftp_fmt_cmd`: the text NAT puts in place of a command's numbers
+/// (what [`FtpCmd::off`]/[`FtpCmd::len`] cover). PORT and 227 get the six
+/// decimal numbers, EPRT `|1|a.b.c.d|port|` or `|2|` with the IPv6 address
+/// written in full (eight groups of four lower-case hex digits, as the
+/// kernel's `%pI6` prints it), EPSV `|||port|`; the kernel always writes
+/// `|` whatever delimiter the peer used.
+pub fn nat_fmt(kind: FtpType, addr: IpAddr, port: u16) -> String {
+    match (kind, addr) {
+        (FtpType::Port | FtpType::Pasv, IpAddr::V4(a)) => {
+            let o = a.octets();
+            format!(
+                "{},{},{},{},{},{}",
+                o[0],
+                o[1],
+                o[2],
+                o[3],
+                port >> 8,
+                port & 0xff
+            )
+        }
+        // PORT/227 on IPv6 print the first four bytes of the address.
+        (FtpType::Port | FtpType::Pasv, IpAddr::V6(a)) => {
+            let o = a.octets();
+            format!(
+                "{},{},{},{},{},{}",
+                o[0],
+                o[1],
+                o[2],
+                o[3],
+                port >> 8,
+                port & 0xff
+            )
+        }
+        (FtpType::Eprt, IpAddr::V4(a)) => format!("|1|{a}|{port}|"),
+        (FtpType::Eprt, IpAddr::V6(a)) => {
+            let g = a.segments();
+            format!(
+                "|2|{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}:{:04x}|{port}|",
+                g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]
+            )
+        }
+        (FtpType::Epsv, _) => format!("|||{port}|"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,6 +376,19 @@ mod tests {
         assert_eq!(find(b"220 hello\r\n", 1, own()), Found::None);
         assert_eq!(find(b"229 x (|||0|)\r\n", 1, own()), Found::Partial);
         assert_eq!(find(b"", 1, own()), Found::None);
+    }
+
+    #[test]
+    fn nat_formats() {
+        let v4: IpAddr = "10.0.2.1".parse().unwrap();
+        assert_eq!(nat_fmt(FtpType::Port, v4, 5001), "10,0,2,1,19,137");
+        assert_eq!(nat_fmt(FtpType::Eprt, v4, 5001), "|1|10.0.2.1|5001|");
+        assert_eq!(nat_fmt(FtpType::Epsv, v4, 5001), "|||5001|");
+        let v6: IpAddr = "fd00:2::1".parse().unwrap();
+        assert_eq!(
+            nat_fmt(FtpType::Eprt, v6, 80),
+            "|2|fd00:0002:0000:0000:0000:0000:0000:0001|80|"
+        );
     }
 
     #[test]

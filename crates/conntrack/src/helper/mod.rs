@@ -26,6 +26,7 @@
 //! netbios-ns) resolve to nothing here.
 
 pub mod ftp;
+pub mod seqadj;
 pub mod tftp;
 
 use std::collections::HashMap;
@@ -33,7 +34,7 @@ use std::collections::HashMap;
 use palisade_wire::{L4Meta, PacketMeta};
 
 use crate::conn::{CtInfo, Entry, HelperId, Status};
-use crate::expect::{ExpectError, ExpectTable, Expectation};
+use crate::expect::{ExpectError, ExpectNat, ExpectTable, Expectation};
 use crate::tuple::{addr_bytes, Tuple};
 use crate::{Conntrack, CtHandle, CtResult, Nanos, SEC};
 
@@ -95,6 +96,53 @@ pub struct Helpers {
     ftp: HashMap<u32, (u32, ftp::FtpState)>,
     /// Module parameters.
     pub cfg: HelperConfig,
+    /// NAT sequence corrections by slot, with the entry's generation.
+    pub(crate) seqadj: HashMap<u32, (u32, [seqadj::SeqAdj; 2])>,
+    /// The expectation the last new connection fulfilled, when it carries
+    /// NAT (slot, generation): read once by the NAT engine.
+    last_expected: Option<(u32, u32, Expectation)>,
+    /// `get_random_u32_below` for `nf_nat_exp_find_port` (xorshift).
+    rng: u64,
+}
+
+/// A rewrite a NAT-aware helper asks for (`nf_nat_mangle_tcp_packet`):
+/// replace `len` bytes at `off` of the TCP payload with `text()`, and
+/// record the length change for the sequence adjustment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mangle {
+    /// Offset in the TCP payload.
+    pub off: usize,
+    /// Bytes replaced.
+    pub len: usize,
+    buf: [u8; 64],
+    n: u8,
+    /// Direction of the packet (0 original, 1 reply).
+    pub dir: usize,
+    /// The packet's sequence number (before any adjustment).
+    pub seq: u32,
+}
+
+impl Mangle {
+    /// A rewrite of `len` bytes at payload offset `off` with `text` (cut at
+    /// 64 bytes, more than any helper writes).
+    pub fn new(off: usize, len: usize, text: &str, dir: usize, seq: u32) -> Mangle {
+        let mut buf = [0u8; 64];
+        let n = text.len().min(buf.len());
+        buf[..n].copy_from_slice(&text.as_bytes()[..n]);
+        Mangle {
+            off,
+            len,
+            buf,
+            n: n as u8,
+            dir,
+            seq,
+        }
+    }
+
+    /// The replacement text.
+    pub fn text(&self) -> &[u8] {
+        &self.buf[..usize::from(self.n)]
+    }
 }
 
 fn alive(slab: &[Option<Entry>], h: CtHandle, now: Nanos) -> bool {
@@ -163,7 +211,21 @@ impl Conntrack {
         if let Some(c) = self.slab.get_mut(i as usize).and_then(|c| c.as_mut()) {
             c.status.set(Status::EXPECTED);
             c.mark = mark;
+            self.helpers.last_expected = exp.nat.map(|_| (i, c.gen(), *exp));
         }
+    }
+
+    /// `exp->expectfn` (`nf_nat_follow_master`): the NAT part of the
+    /// expectation the new connection `h` fulfilled, with its master's
+    /// tuples, to bind it like the master. Read once, right after
+    /// [`Conntrack::packet_in`] returned the new entry.
+    pub fn take_expected_nat(&mut self, h: CtHandle) -> Option<(ExpectNat, [Tuple; 2])> {
+        let (slot, gen, exp) = self.helpers.last_expected.take()?;
+        if slot != h.slot || gen != h.gen {
+            return None;
+        }
+        let m = self.entry(exp.master)?;
+        Some((exp.nat?, [m.tuple(0), m.tuple(1)]))
     }
 
     /// Runs the connection's helper on a packet (`nf_confirm`): call at the
@@ -177,6 +239,23 @@ impl Conntrack {
         datagram: &[u8],
         meta: &PacketMeta,
     ) -> HelpVerdict {
+        let mut m = None;
+        self.help_mangle(r, now, datagram, meta, &mut m)
+    }
+
+    /// [`Conntrack::help`] for a NAT engine: when the connection is NATed
+    /// (`IPS_NAT_MASK`) the FTP helper asks in `mangle` for the command's
+    /// address and port to be rewritten (`nf_nat_ftp`); the caller applies
+    /// it, then records a length change with [`Conntrack::seqadj_set`].
+    pub fn help_mangle(
+        &mut self,
+        r: &CtResult,
+        now: Nanos,
+        datagram: &[u8],
+        meta: &PacketMeta,
+        mangle: &mut Option<Mangle>,
+    ) -> HelpVerdict {
+        *mangle = None;
         self.last_now = self.last_now.max(now);
         let Some(h) = r.handle else {
             return HelpVerdict::Accept;
@@ -188,6 +267,7 @@ impl Conntrack {
             return HelpVerdict::Accept;
         };
         let tuples = [e.tuple(0), e.tuple(1)];
+        let nat = e.status.0 & (Status::SRC_NAT | Status::DST_NAT) != 0;
         let end = usize::from(meta.len).min(datagram.len());
         let l4 = usize::from(meta.l4_off);
         match (e.helper, meta.l4) {
@@ -198,7 +278,14 @@ impl Conntrack {
                 let start = l4 + usize::from(th.hdr_len);
                 match datagram.get(start..end) {
                     Some(p) if !p.is_empty() => {
-                        self.help_ftp(h, r.info.is_reply(), &tuples, th.seq, p, now)
+                        let dir = usize::from(r.info.is_reply());
+                        let seg = FtpSeg {
+                            h,
+                            dir,
+                            seq: th.seq,
+                            nat,
+                        };
+                        self.help_ftp(&seg, &tuples, p, now, mangle)
                     }
                     _ => HelpVerdict::Accept,
                 }
@@ -223,14 +310,13 @@ impl Conntrack {
 
     fn help_ftp(
         &mut self,
-        h: CtHandle,
-        reply_dir: bool,
+        seg: &FtpSeg,
         tuples: &[Tuple; 2],
-        seq: u32,
         payload: &[u8],
         now: Nanos,
+        mangle: &mut Option<Mangle>,
     ) -> HelpVerdict {
-        let dir = usize::from(reply_dir);
+        let (h, dir, seq) = (seg.h, seg.dir, seg.seq);
         let st = {
             let slot = self.helpers.ftp.entry(h.slot).or_default();
             if slot.0 != h.gen {
@@ -264,7 +350,9 @@ impl Conntrack {
                     if follow {
                         let exp =
                             Expectation::new(h, HelperId::FTP, want, c.port, now + EXPECT_TIMEOUT);
-                        if self.expect_related(exp, now).is_err() {
+                        if seg.nat {
+                            verdict = self.nat_ftp(exp, &c, seg, tuples, now, mangle);
+                        } else if self.expect_related(exp, now).is_err() {
                             verdict = HelpVerdict::Drop;
                         }
                     }
@@ -277,6 +365,75 @@ impl Conntrack {
             }
         }
         verdict
+    }
+}
+
+/// The control segment the FTP helper looks at.
+struct FtpSeg {
+    h: CtHandle,
+    dir: usize,
+    seq: u32,
+    nat: bool,
+}
+
+impl Conntrack {
+    /// `nf_nat_ftp` (net/netfilter/nf_nat_ftp.c): the data connection will
+    /// come to wherever this packet goes, so the command is rewritten to
+    /// name the address the other side sees (`tuplehash[!dir].dst`) and a
+    /// port the expectation could take there; the expectation remembers the
+    /// real port and that the data connection must be NATed like its master
+    /// (`nf_nat_follow_master`).
+    fn nat_ftp(
+        &mut self,
+        mut exp: Expectation,
+        c: &ftp::FtpCmd,
+        seg: &FtpSeg,
+        tuples: &[Tuple; 2],
+        now: Nanos,
+        mangle: &mut Option<Mangle>,
+    ) -> HelpVerdict {
+        let other = tuples[1 - seg.dir];
+        let newaddr = other.dst_ip();
+        exp.nat = Some(ExpectNat {
+            dir: (1 - seg.dir) as u8,
+            saved_port: c.port,
+            saved_addr: tuples[seg.dir].src,
+        });
+        // nf_nat_exp_find_port: the same port first, then up to 128 random
+        // ones above it while another master holds the candidate.
+        let min = c.port;
+        let range = u32::from(u16::MAX - min);
+        let mut left = range.min(128) as i32;
+        let mut port = min;
+        let port = loop {
+            exp.tuple.dport = port;
+            match self.expect_related(exp, now) {
+                Ok(()) => break port,
+                Err(ExpectError::Busy) if left > 0 && range > 0 => {
+                    left -= 1;
+                    port = min.wrapping_add((self.helpers.next_rand() % range) as u16);
+                }
+                Err(_) => return HelpVerdict::Drop,
+            }
+        };
+        let text = ftp::nat_fmt(c.kind, newaddr, port);
+        let m = Mangle::new(c.off, c.len, &text, seg.dir, seg.seq);
+        *mangle = Some(m);
+        HelpVerdict::Accept
+    }
+}
+
+impl Helpers {
+    fn next_rand(&mut self) -> u32 {
+        if self.rng == 0 {
+            self.rng = 0x9e37_79b9_7f4a_7c15;
+        }
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (x >> 32) as u32
     }
 }
 

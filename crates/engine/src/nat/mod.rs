@@ -26,6 +26,7 @@
 pub(crate) mod masquerade;
 pub(crate) mod pick;
 pub(crate) mod rewrite;
+pub(crate) mod seqadj;
 
 use std::net::IpAddr;
 
@@ -178,6 +179,43 @@ pub(crate) fn setup(
         }
     }
     e.status.set(m.done_bit());
+}
+
+/// `nf_nat_follow_master` (nf_nat_helper.c), the expectation function of
+/// NAT-aware helpers: a data connection that fulfilled expectation `exp` of
+/// a master with tuples `master` is bound at once, both ways: its source
+/// becomes the address the master's `exp.dir` side sends to, its
+/// destination the address that side really is, on the port the command
+/// named before NAT rewrote it. Both manips are then done: the data
+/// connection never walks the nat chains.
+pub(crate) fn follow_master(
+    ct: &mut Conntrack,
+    h: CtHandle,
+    exp: &palisade_conntrack::ExpectNat,
+    master: &[palisade_conntrack::Tuple; 2],
+    rng: &mut NatRng,
+    now: u64,
+) {
+    let t = &master[usize::from(exp.dir == 0)];
+    let src = t.dst_ip();
+    let r = Range {
+        map_ips: true,
+        min_addr: src,
+        max_addr: src,
+        ..Range::none(src)
+    };
+    setup(ct, h, &r, Manip::Src, rng, now);
+    let dst = t.src_ip();
+    let r = Range {
+        map_ips: true,
+        proto_specified: true,
+        min_addr: dst,
+        max_addr: dst,
+        min_port: exp.saved_port,
+        max_port: exp.saved_port,
+        ..Range::none(dst)
+    };
+    setup(ct, h, &r, Manip::Dst, rng, now);
 }
 
 /// `__nf_nat_alloc_null_binding`: the address the connection already has
