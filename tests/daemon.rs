@@ -246,7 +246,9 @@ fn listen(ns: &Netns, ports: &[u16]) {
 }
 
 /// A tiny TCP/UDP service answering every connection or datagram with the
-/// address it came from (`serve tcp|udp PORT`, IPv4 and IPv6), and its
+/// address it came from (`serve tcp|udp PORT`, IPv4 and IPv6; `serve count
+/// PORT` reads a TCP stream to its end and answers with its length and
+/// sender, for `put HOST PORT BYTES`), and its
 /// client (`get tcp|udp HOST PORT`: prints the answer, `timeout`, or the
 /// error's errno name; one second at most). Unreachable errors are observed
 /// with UDP: a TCP connect treats them as hard errors only when they arrive
@@ -257,7 +259,7 @@ const PEER: &str = r#"
 import socket, sys, errno
 def name(a): return a[0].removeprefix("::ffff:")
 if sys.argv[1] == "serve":
-    kind = socket.SOCK_STREAM if sys.argv[2] == "tcp" else socket.SOCK_DGRAM
+    kind = socket.SOCK_DGRAM if sys.argv[2] == "udp" else socket.SOCK_STREAM
     s = socket.socket(socket.AF_INET6, kind)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
@@ -267,7 +269,22 @@ if sys.argv[1] == "serve":
             d, a = s.recvfrom(2048); s.sendto(("peer " + name(a)).encode(), a)
     s.listen(16)
     while True:
-        c, a = s.accept(); c.sendall(("peer " + name(a)).encode()); c.close()
+        c, a = s.accept()
+        if sys.argv[2] == "count":
+            n = 0
+            while True:
+                d = c.recv(65536)
+                if not d: break
+                n += len(d)
+            c.sendall(("got %d from %s" % (n, name(a))).encode())
+        else:
+            c.sendall(("peer " + name(a)).encode())
+        c.close()
+elif sys.argv[1] == "put":
+    host, port, n = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    c = socket.create_connection((host, port), timeout=5)
+    c.sendall(b"x" * n); c.shutdown(socket.SHUT_WR)
+    print(c.recv(100).decode())
 else:
     host, port = sys.argv[3], int(sys.argv[4])
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -536,7 +553,7 @@ fn nat_gateway_with_port_forwards_matches_kernel() {
     };
     let setup = |t: &Topo| {
         let lan = [("tcp", 22), ("udp", 5000)];
-        let wan = [("tcp", 80), ("udp", 5000)];
+        let wan = [("tcp", 80), ("udp", 5000), ("count", 9000)];
         serve(t, &t.server, &lan);
         serve(t, &t.client, &wan);
         wait_listening(&t.server, &lan);
@@ -562,6 +579,14 @@ fn nat_gateway_with_port_forwards_matches_kernel() {
             // MASQUERADE: the client sees the gateway's address.
             v.push(exchange(t, s, "tcp", client, 80));
             v.push(exchange(t, s, "udp", client, 5000));
+            // A bulk upload: the LAN host's stack sends 64 KiB TSO packets,
+            // which the gateway must segment when it masquerades them.
+            let peer = t.dir.join("peer.py");
+            let got = sh(
+                &t.server,
+                &format!("python3 {} put {client} 9000 3000000", peer.display()),
+            );
+            v.push(format!("bulk server->{client}: {}", got.trim()));
             // fw-open admits the forwarded port directly too; anything else
             // meets REJECT icmp-host-unreachable / icmp6-addr-unreachable.
             v.push(exchange(t, c, "tcp", server, 22));

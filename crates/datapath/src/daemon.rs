@@ -327,6 +327,7 @@ pub fn run(
         .iter()
         .filter_map(|i| Some((i.index, i.mac?)))
         .collect();
+    let mtus = spec.interfaces.iter().map(|i| (i.index, i.mtu)).collect();
     let broadcasts = spec
         .interfaces
         .iter()
@@ -337,6 +338,7 @@ pub fn run(
         engine: Mutex::new(engine),
         ifnames,
         macs,
+        mtus,
         broadcasts,
         epoch: Instant::now(),
         log_limit: Mutex::new(TokenBucket::new(rate, rate * 2.0)),

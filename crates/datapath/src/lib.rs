@@ -21,3 +21,4 @@ pub mod daemon;
 pub mod inject;
 pub mod nfqueue;
 pub mod nft;
+pub mod segment;

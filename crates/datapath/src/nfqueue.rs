@@ -69,6 +69,8 @@ pub struct Shared {
     pub ifnames: HashMap<u32, String>,
     /// Interface MAC addresses by ifindex (read at start).
     pub macs: HashMap<u32, [u8; 6]>,
+    /// Interface MTUs by ifindex (read at start).
+    pub mtus: HashMap<u32, u32>,
     /// The host's IPv4 broadcast addresses (link-layer broadcast frames).
     pub broadcasts: Vec<IpAddr>,
     /// Time origin of the engine's clock.
@@ -367,17 +369,23 @@ fn decide(
             let fwd_rx = hook == HOOK_PRE_ROUTING && out.forwarded;
             let resend = needs_resend(&s.input, &out.packet, fwd_rx);
             if resend {
-                // Sent as it leaves the engine (TTL already decremented).
+                // Sent as it leaves the engine (TTL already decremented),
+                // cut to the outgoing MTU as the kernel's GSO/fragmentation
+                // would.
                 msg.set_verdict(nfq::Verdict::Drop);
                 stats.resent.fetch_add(1, Relaxed);
                 let idx = if_index(shared, &out.out_iface);
-                match inject.map(|i| i.send(&out.packet, idx)) {
-                    Some(Ok(())) => {}
-                    Some(Err(err)) => {
-                        stats.emit_errors.fetch_add(1, Relaxed);
-                        tracing::debug!(error = %err, "source-NATed packet not sent");
+                let mtu = shared.mtus.get(&idx).map_or(1500, |m| *m as usize);
+                match (inject, crate::segment::fit_mtu(&out.packet, mtu)) {
+                    (Some(i), Some(parts)) => {
+                        for p in parts {
+                            if let Err(err) = i.send(&p, idx) {
+                                stats.emit_errors.fetch_add(1, Relaxed);
+                                tracing::debug!(error = %err, "source-NATed packet not sent");
+                            }
+                        }
                     }
-                    None => {
+                    _ => {
                         stats.emit_errors.fetch_add(1, Relaxed);
                     }
                 }
