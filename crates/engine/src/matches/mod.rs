@@ -91,7 +91,7 @@ impl CMatch {
             Match::Multiport(i) => CMatch::Multiport(i.clone()),
             Match::Iprange(i) => CMatch::Iprange(i.clone()),
             Match::Recent(i) => {
-                let id = recent.register(&i.name, i.hitcount);
+                let id = recent.register(i);
                 CMatch::Recent(Box::new(i.clone()), id)
             }
             Match::Limit(i) => CMatch::Limit(limit::LimitState::new(i)),

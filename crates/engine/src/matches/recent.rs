@@ -7,14 +7,14 @@
 //! refreshes the entry only when the final result is true — with `!` that
 //! means when it did *not* hit, the kernel's own quirk, kept. `--reap`
 //! removes the list's oldest entry when its newest stamp is out of the
-//! window. With `--rttl` the entry must also have the same TTL; the TTL of a
+//! window. The address is masked with the list's mask (its creator's).
+//! With `--rttl` the entry must also have the same TTL; the TTL of a
 //! forwarded packet (has an output device, no local socket) counts one more,
 //! as it was before the router decremented it.
 
 use palisade_model::matches::{RecentCmd, RecentMatch};
 
 use crate::eval::Pkt;
-use crate::host::bits;
 use crate::state::recent::RecentTables;
 use crate::state::{jiffies, HZ};
 
@@ -35,7 +35,7 @@ pub(crate) fn mt(
     } else {
         pkt.meta.src
     };
-    let masked = bits(addr) & bits(info.mask);
+    let masked = list.masked(addr);
     let mut ttl = pkt.meta.ttl;
     if !pkt.oif.is_empty() && !pkt.local_socket {
         ttl = ttl.wrapping_add(1);
@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn ssh_bruteforce_pattern() {
         let mut t = RecentTables::default();
-        let id = t.register("SSH", 4);
+        let id = t.register(&rule(RecentCmd::Set, 0, 0));
         let set = rule(RecentCmd::Set, 0, 0);
         let upd = rule(RecentCmd::Update, 60, 4);
         let mut hd = false;
