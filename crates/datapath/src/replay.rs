@@ -72,6 +72,10 @@ pub struct ReplaySummary {
     pub received: usize,
     /// Outgoing packets fed to `send_local`.
     pub sent_local: usize,
+    /// Of `sent_local`, ICMP/ICMPv6 errors: the kernel sent them but the
+    /// engine did not emit them (a REJECT reply it rate limited, say), or
+    /// the host's stack generated them itself.
+    pub local_icmp_errors: usize,
     /// Outgoing packets matched to an engine emission field by field.
     pub matched: usize,
     /// Outgoing packets matched only by flow (addresses, protocol, ports,
@@ -185,6 +189,9 @@ impl<'h, E: ReplayEngine> Replayer<'h, E> {
             return;
         }
         self.summary.sent_local += 1;
+        if is_icmp_error(p.data) {
+            self.summary.local_icmp_errors += 1;
+        }
         self.engine.send_local(p.ts_ns, oif, p.data, &mut self.out);
         // What send_local emits is the very packet we are looking at (plus
         // possibly replies): drop one copy equal to it so it does not wait
@@ -253,6 +260,20 @@ impl<'h, E: ReplayEngine> Replayer<'h, E> {
             return true;
         }
         false
+    }
+}
+
+/// Whether `d` is an ICMPv4 error (destination unreachable, source quench,
+/// redirect, time exceeded, parameter problem) or an ICMPv6 error (types
+/// below 128) carried directly after the IP header.
+pub fn is_icmp_error(d: &[u8]) -> bool {
+    match d.first().map(|b| b >> 4) {
+        Some(4) if d.len() >= 20 => {
+            let ihl = usize::from(d[0] & 0xf) * 4;
+            d[9] == 1 && d.get(ihl).is_some_and(|t| matches!(t, 3 | 4 | 5 | 11 | 12))
+        }
+        Some(6) => d.len() > 40 && d[6] == 58 && d[40] < 128,
+        _ => false,
     }
 }
 

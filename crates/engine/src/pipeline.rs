@@ -368,6 +368,46 @@ fn pkttype_of(l2: Option<L2>, dst_type: RtType) -> PktType {
     }
 }
 
+/// Whether an IPv6 multicast destination is one of the groups the kernel
+/// joins on its own on `iif` (IPv4 groups, and any address that is not
+/// IPv6 multicast, are taken as joined): all-nodes, the solicited-node group
+/// of each address on the interface (`addrconf_join_solict`), and the
+/// all-routers groups when forwarding (`ipv6_dev_mc_inc` of
+/// `in6addr_linklocal_allrouters` and friends). What sockets join (ff02::16
+/// needs a multicast router, say) is not known to a replay.
+fn v6_default_member(world: &World, iif: &str, dst: IpAddr) -> bool {
+    let IpAddr::V6(d) = dst else {
+        return true;
+    };
+    if !d.is_multicast() {
+        return true;
+    }
+    let seg = d.segments();
+    let scope_all = |last: u16| seg[1..7].iter().all(|s| *s == 0) && seg[7] == last;
+    let scope = seg[0] & 0x000f;
+    if matches!(scope, 1 | 2) && scope_all(1) {
+        return true;
+    }
+    if matches!(scope, 1 | 2 | 5) && scope_all(2) && world.forwarding(Family::V6) {
+        return true;
+    }
+    let Some(i) = world.host.interfaces.iter().find(|i| i.name == iif) else {
+        return true;
+    };
+    // ff02::1:ffXX:XXXX, the low 24 bits of a unicast address.
+    seg[0] == 0xff02
+        && seg[1..5].iter().all(|s| *s == 0)
+        && seg[5] == 1
+        && seg[6] >> 8 == 0xff
+        && i.addrs.iter().any(|(a, _)| match a {
+            IpAddr::V6(a) => {
+                let o = a.octets();
+                o[13] == (seg[6] & 0xff) as u8 && o[14..16] == seg[7].to_be_bytes()
+            }
+            IpAddr::V4(_) => false,
+        })
+}
+
 /// IPv4 addresses `ip_route_input_slow` refuses on a non-loopback device
 /// (after PREROUTING): multicast, limited-broadcast or loopback sources, a
 /// zero source unless it is DHCP-style towards 255.255.255.255, loopback or
@@ -652,6 +692,14 @@ impl<'e> Ctx<'e> {
             dst_type,
             RtType::Local | RtType::Broadcast | RtType::Multicast
         );
+        // ip6_mc_input: multicast the host has not joined on `iif` is
+        // freed after PREROUTING (no multicast routing here).
+        if dst_type == RtType::Multicast
+            && !iif_loopback
+            && !v6_default_member(world, iif, pkt.meta.dst)
+        {
+            done!(End::Dropped(DropReason::Martian), "");
+        }
         if meta.family == Family::V4 && !iif_loopback {
             let rp = world.cfg.rp_filter_of(iif);
             if rp != 0 && !pkt.meta.src.is_unspecified() {
