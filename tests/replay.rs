@@ -190,7 +190,9 @@ mod live {
         rpfilter_spoof,
         rpfilter_sysctl,
         tcpmss,
-        icmp_ratelimit
+        icmp_ratelimit,
+        nat_clash,
+        nat_random
     );
 }
 

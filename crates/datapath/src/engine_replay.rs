@@ -179,6 +179,10 @@ impl ReplayEngine for EngineReplay {
             .send_local_with(now_ns, tx, datagram, &mut self.out);
         self.collect("local", oif.unwrap_or("-"), out);
     }
+
+    fn nat_port_hint(&mut self, port: Option<u16>) {
+        self.engine.set_nat_port_hint(port);
+    }
 }
 
 /// The multicast MAC an IP multicast destination maps to (RFC 1112 / RFC 2464).
@@ -203,6 +207,9 @@ fn multicast_mac(datagram: &[u8]) -> [u8; 6] {
         _ => [0x01, 0, 0, 0, 0, 0],
     }
 }
+
+/// Packets after the current one a replay looks at for NAT's choices.
+const LOOKAHEAD: usize = 16;
 
 /// Result of a whole replay.
 pub struct ReplayRun {
@@ -230,8 +237,12 @@ pub fn replay(
     }
     let mut replayer = Replayer::new(engine, host);
     let mut packets = capture.packets(opts);
-    for p in packets.by_ref() {
-        replayer.feed(&p);
+    // Held in memory so each packet can see the ones right after it (NAT
+    // port adoption); captures of oracle size are small.
+    let all: Vec<CapturedPacket<'_>> = packets.by_ref().collect();
+    for (i, p) in all.iter().enumerate() {
+        let end = all.len().min(i + 1 + LOOKAHEAD);
+        replayer.feed_ahead(p, all.get(i + 1..end).unwrap_or(&[]));
     }
     let truncated = packets.truncated();
     let (engine, summary) = replayer.finish();

@@ -59,6 +59,10 @@ pub trait ReplayEngine {
         datagram: &[u8],
         out: &mut Vec<Emitted>,
     );
+    /// The port (or ICMP id) the kernel chose for the packet about to be
+    /// received, when the capture shows it rewrote one (see [`nat_hint`]);
+    /// `None` after the packet. Engines without NAT ignore it.
+    fn nat_port_hint(&mut self, _port: Option<u16>) {}
 }
 
 /// Counts describing how the capture was consumed.
@@ -141,6 +145,14 @@ impl<'h, E: ReplayEngine> Replayer<'h, E> {
 
     /// Replays one captured packet.
     pub fn feed(&mut self, p: &CapturedPacket<'_>) {
+        self.feed_ahead(p, &[]);
+    }
+
+    /// Replays one captured packet, given the packets that follow it in the
+    /// capture (a few milliseconds' worth is enough): where NAT's port pick
+    /// is random in the kernel, the engine adopts the one the kernel put on
+    /// the wire ([`nat_hint`]).
+    pub fn feed_ahead(&mut self, p: &CapturedPacket<'_>, ahead: &[CapturedPacket<'_>]) {
         self.summary.frames += 1;
         if !p.is_ip() {
             self.summary.non_ip += 1;
@@ -177,7 +189,14 @@ impl<'h, E: ReplayEngine> Replayer<'h, E> {
                 return;
             };
             self.summary.received += 1;
+            let hint = nat_hint(p, ahead);
+            if hint.is_some() {
+                self.engine.nat_port_hint(hint);
+            }
             self.engine.receive(name, p, &mut self.out);
+            if hint.is_some() {
+                self.engine.nat_port_hint(None);
+            }
             self.take_out(p.ts_ns);
             return;
         }
@@ -261,6 +280,97 @@ impl<'h, E: ReplayEngine> Replayer<'h, E> {
         }
         false
     }
+}
+
+/// How long after an incoming packet its forwarded copy may show up: the
+/// kernel forwards synchronously, within microseconds.
+const HINT_WINDOW_NS: u64 = 5_000_000;
+
+/// The transport identity of a datagram, as far as NAT leaves it alone.
+struct FlowKey {
+    proto: u8,
+    sport: u16,
+    dport: u16,
+    /// IPv4 ID (forwarding keeps it).
+    id: Option<u16>,
+    /// Byte ranges NAT and header rewrites never touch: TCP sequence and
+    /// acknowledgment numbers and payload (options may be clamped), UDP
+    /// payload, echo sequence and data.
+    body: [(usize, usize); 2],
+}
+
+/// [`FlowKey`] of a datagram (ICMP/ICMPv6 echo: the id as both ports).
+fn flow_key(d: &[u8]) -> Option<FlowKey> {
+    let (proto, l4, id) = match d.first()? >> 4 {
+        4 if d.len() >= 20 => {
+            let ihl = usize::from(d[0] & 0xf) * 4;
+            // Fragments carry no ports.
+            if d[6] & 0x3f != 0 || d[7] != 0 {
+                return None;
+            }
+            (d[9], ihl, Some(u16::from_be_bytes([d[4], d[5]])))
+        }
+        6 if d.len() >= 40 => (d[6], 40, None),
+        _ => return None,
+    };
+    let t = d.get(l4..)?;
+    let port = |i: usize| u16::from_be_bytes([t[i], t[i + 1]]);
+    let key = |sport, dport, body| {
+        Some(FlowKey {
+            proto,
+            sport,
+            dport,
+            id,
+            body,
+        })
+    };
+    let end = d.len();
+    match proto {
+        6 if t.len() >= 20 => {
+            let doff = (usize::from(t[12] >> 4) * 4).max(20).min(t.len());
+            key(port(0), port(2), [(l4 + 4, l4 + 12), (l4 + doff, end)])
+        }
+        17 if t.len() >= 8 => key(port(0), port(2), [(l4 + 8, end), (end, end)]),
+        1 | 58 if t.len() >= 8 && matches!(t[0], 8 | 0 | 128 | 129) => {
+            key(port(4), port(4), [(l4 + 6, end), (end, end)])
+        }
+        _ => None,
+    }
+}
+
+/// The port NAT gave incoming packet `p`, read from its copy leaving the
+/// host among the packets `ahead` (the first outgoing packet within a few
+/// milliseconds with the same protocol, length, IPv4 ID and untouched bytes:
+/// TCP from the sequence number on, UDP payload, echo sequence and data):
+/// the source port when that changed, else the destination port, else none.
+pub fn nat_hint(p: &CapturedPacket<'_>, ahead: &[CapturedPacket<'_>]) -> Option<u16> {
+    let k = flow_key(p.data)?;
+    for q in ahead {
+        if q.ts_ns.saturating_sub(p.ts_ns) > HINT_WINDOW_NS {
+            break;
+        }
+        if !q.outgoing || !q.is_ip() || q.data.len() != p.data.len() {
+            continue;
+        }
+        let Some(qk) = flow_key(q.data) else {
+            continue;
+        };
+        let same_body = k
+            .body
+            .iter()
+            .all(|&(a, b)| q.data.get(a..b) == p.data.get(a..b));
+        if qk.proto != k.proto || qk.id != k.id || qk.body != k.body || !same_body {
+            continue;
+        }
+        return if qk.sport != k.sport {
+            Some(qk.sport)
+        } else if qk.dport != k.dport {
+            Some(qk.dport)
+        } else {
+            None
+        };
+    }
+    None
 }
 
 /// Whether `d` is an ICMPv4 error (destination unreachable, source quench,

@@ -1006,6 +1006,15 @@ impl Engine {
         self.rt.trace = on;
     }
 
+    /// A port (or ICMP id) for the next NAT port search to try first: replay
+    /// adopting the one the kernel chose, seen in the capture, where the
+    /// kernel's pick is random (a clash, `--random`, `--random-fully`). Used
+    /// only if it is in the range and free; a search that does not happen
+    /// leaves it set, so callers clear it (`None`) after the packet.
+    pub fn set_nat_port_hint(&mut self, port: Option<u16>) {
+        self.rt.nat_rng.hint = port;
+    }
+
     /// The connection tracker (read-only).
     pub fn conntrack(&self) -> &Conntrack {
         &self.ct
