@@ -38,9 +38,10 @@ fn nat_cases_forward_the_kernels_bytes() {
         .expect("tests/data/replay")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("nat_"))
-                && p.join("capture.pcap").is_file()
+            p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n.starts_with("nat_") || n.starts_with("ftp_nat_")
+            }) && p.join("capture.pcap").is_file()
         })
         .collect();
     dirs.sort();
@@ -63,5 +64,5 @@ fn nat_cases_forward_the_kernels_bytes() {
             dir.display()
         );
     }
-    assert!(seen >= 2, "recorded nat cases missing");
+    assert!(seen >= 4, "recorded nat cases missing");
 }

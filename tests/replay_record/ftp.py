@@ -3,7 +3,11 @@
 
     ftp.py server PORT [6]            serve until killed (v4, or v6 with "6")
     ftp.py client HOST PORT MODE...   one session; MODE: port, eprt, pasv, epsv
-                                      (each mode one RETR; several allowed)
+                                      (each mode one RETR; several allowed);
+                                      port0 / pasv0: the numbers zero-padded
+                                      (PORT 010,000,...; "pasv" in lower case
+                                      asks the server to pad its 227 reply),
+                                      so a NAT rewrite changes the length
 
 The server answers USER/PASS/TYPE/PORT/EPRT/PASV/EPSV/RETR/QUIT; active data
 connections come from port 20, passive ones go to an ephemeral listener. The
@@ -54,8 +58,12 @@ def serve_one(conn, fam):
             passive.listen(1)
             port = passive.getsockname()[1]
             if cmd == "PASV":
-                h = conn.getsockname()[0].replace(".", ",")
-                send(f, "227 Entering Passive Mode (%s,%d,%d)." % (h, port >> 8, port & 255))
+                h = conn.getsockname()[0].split(".")
+                if raw.startswith(b"pasv"):
+                    h = ["%03d" % int(x) for x in h]
+                    send(f, "227 Entering Passive Mode (%s,%03d,%03d)." % (",".join(h), port >> 8, port & 255))
+                else:
+                    send(f, "227 Entering Passive Mode (%s,%d,%d)." % (",".join(h), port >> 8, port & 255))
             else:
                 send(f, "229 Entering Extended Passive Mode (|||%d|)" % port)
         elif cmd == "RETR":
@@ -118,7 +126,7 @@ def client(host, port, modes):
     cmd("TYPE I")
     for mode in modes:
         data = None
-        if mode in ("port", "eprt"):
+        if mode in ("port", "port0", "eprt"):
             lst = socket.socket(fam, socket.SOCK_STREAM)
             lst.bind((c.getsockname()[0], 0))
             lst.listen(1)
@@ -126,6 +134,9 @@ def client(host, port, modes):
             addr, p = c.getsockname()[0], lst.getsockname()[1]
             if mode == "port":
                 cmd("PORT %s,%d,%d" % (addr.replace(".", ","), p >> 8, p & 255))
+            elif mode == "port0":
+                h = ",".join("%03d" % int(x) for x in addr.split("."))
+                cmd("PORT %s,%03d,%03d" % (h, p >> 8, p & 255))
             else:
                 cmd("EPRT |%d|%s|%d|" % (2 if fam == socket.AF_INET6 else 1, addr, p))
             send(f, "RETR file")
@@ -133,8 +144,8 @@ def client(host, port, modes):
             data, _ = lst.accept()
             lst.close()
         else:
-            r = cmd(mode.upper())
-            if mode == "pasv":
+            r = cmd("pasv" if mode == "pasv0" else mode.upper())
+            if mode in ("pasv", "pasv0"):
                 n = r[r.index("(") + 1:r.index(")")].split(",")
                 target = (".".join(n[:4]), int(n[4]) * 256 + int(n[5]))
             else:

@@ -23,6 +23,50 @@ pub(crate) fn resolve(names: &[String], idx: Option<u16>, proto: u8) -> Option<H
     helper_by_name(name, proto)
 }
 
+/// Helpers the kernel registers (`nf_conntrack_helper_register` in the
+/// nf_conntrack_* modules): name, layer-4 protocol, IPv6 too. Names are
+/// compared exactly (case included). Only ftp and tftp do anything here;
+/// the others load (as on a kernel with the module) and attach nothing.
+const KERNEL_HELPERS: &[(&str, u8, bool)] = &[
+    ("ftp", 6, true),
+    ("tftp", 17, true),
+    ("irc", 6, false),
+    ("sane", 6, true),
+    ("amanda", 17, true),
+    ("sip", 17, true),
+    ("sip", 6, true),
+    ("RAS", 17, true),
+    ("Q.931", 6, true),
+    ("pptp", 6, false),
+    ("netbios-ns", 17, false),
+    ("snmp", 17, false),
+    ("snmp_trap", 17, false),
+];
+
+/// `xt_ct_set_helper` at rule load: the rule must name one layer-4
+/// protocol (`-p`, not inverted) and a helper registered for it and the
+/// family; the kernel refuses the rule otherwise (`-ENOENT`, with these
+/// messages in the kernel log).
+pub(crate) fn check(
+    family: palisade_model::Family,
+    proto: u8,
+    inv_proto: bool,
+    name: &str,
+) -> Result<(), &'static str> {
+    if proto == 0 || inv_proto {
+        return Err("CT: You must specify a L4 protocol and not use inversions on it");
+    }
+    let v6 = family == palisade_model::Family::V6;
+    if KERNEL_HELPERS
+        .iter()
+        .any(|&(n, p, six)| n == name && p == proto && (six || !v6))
+    {
+        Ok(())
+    } else {
+        Err("CT: No such helper")
+    }
+}
+
 /// `nf_confirm`: run the helper (which may rewrite the payload under NAT,
 /// `nf_nat_ftp`, growing or shrinking the datagram), adjust sequence
 /// numbers of connections whose stream NAT resized (not for packets that
@@ -67,6 +111,20 @@ pub(crate) fn confirm(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_time_check() {
+        use palisade_model::Family::{V4, V6};
+        assert!(check(V4, 6, false, "ftp").is_ok());
+        assert!(check(V6, 17, false, "tftp").is_ok());
+        assert!(check(V4, 6, false, "irc").is_ok());
+        assert!(check(V6, 6, false, "irc").is_err());
+        assert!(check(V4, 17, false, "ftp").is_err());
+        assert!(check(V4, 0, false, "ftp").is_err());
+        assert!(check(V4, 6, true, "ftp").is_err());
+        assert!(check(V4, 6, false, "FTP").is_err());
+        assert!(check(V4, 6, false, "nosuch").is_err());
+    }
 
     #[test]
     fn resolves_by_name_and_protocol() {

@@ -252,7 +252,13 @@ fn check_rule(
         Target::Masquerade { .. } => ("MASQUERADE", Some(TableId::Nat), POST),
         Target::Redirect { .. } => ("REDIRECT", Some(TableId::Nat), PRE | OUT),
         Target::Netmap(_) => ("NETMAP", Some(TableId::Nat), PRE | IN | OUT | POST),
-        Target::Ct(_) => ("CT", Some(TableId::Raw), ALL_HOOKS),
+        Target::Ct(c) => {
+            if let Some(name) = &c.helper {
+                crate::helper::check(family, rule.ip.proto, rule.ip.inv_proto, name)
+                    .map_err(CompileErrorKind::Invalid)?;
+            }
+            ("CT", Some(TableId::Raw), ALL_HOOKS)
+        }
         Target::Notrack => ("NOTRACK", Some(TableId::Raw), ALL_HOOKS),
         Target::Tcpmss(t) => {
             if !tcp_proto {
