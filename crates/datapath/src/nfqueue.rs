@@ -146,9 +146,11 @@ pub fn rewritten(input: &[u8], out: &[u8], forwarded_rx: bool) -> Option<Vec<u8>
         return None;
     }
     let mut p = out.to_vec();
-    if forwarded_rx && p.len() == input.len() && !p.is_empty() {
+    // The length may differ (a NAT helper rewrote the payload): the TTL
+    // byte is restored all the same.
+    if forwarded_rx && !p.is_empty() && p.first().map(|b| b >> 4) == input.first().map(|b| b >> 4) {
         match p[0] >> 4 {
-            4 if p.len() >= 20 => {
+            4 if p.len() >= 20 && input.len() >= 20 => {
                 p[8] = input[8];
                 let ihl = usize::from(p[0] & 0x0f) * 4;
                 if ihl >= 20 && p.len() >= ihl {
@@ -158,7 +160,7 @@ pub fn rewritten(input: &[u8], out: &[u8], forwarded_rx: bool) -> Option<Vec<u8>
                     p[10..12].copy_from_slice(&c.to_be_bytes());
                 }
             }
-            6 if p.len() >= 40 => p[7] = input[7],
+            6 if p.len() >= 40 && input.len() >= 40 => p[7] = input[7],
             _ => {}
         }
         if p == input {
