@@ -192,7 +192,8 @@ mod live {
         tcpmss,
         icmp_ratelimit,
         nat_clash,
-        nat_random
+        nat_random,
+        nat_redirect
     );
 }
 

@@ -175,6 +175,8 @@ impl ReplayEngine for EngineReplay {
             oif,
             ..TxInfo::default()
         };
+        let pre_nat = un_reply_nat(&self.engine, now_ns, datagram);
+        let datagram = pre_nat.as_deref().unwrap_or(datagram);
         self.engine
             .send_local_with(now_ns, tx, datagram, &mut self.out);
         self.collect("local", oif.unwrap_or("-"), out);
@@ -183,6 +185,76 @@ impl ReplayEngine for EngineReplay {
     fn nat_port_hint(&mut self, port: Option<u16>) {
         self.engine.set_nat_port_hint(port);
     }
+}
+
+/// What the local stack sent before NAT, for a captured locally generated
+/// packet that is the reply of a connection whose destination was NATed to
+/// this host (REDIRECT, DNAT to a local address): the capture shows it after
+/// POSTROUTING put the original destination back as its source, while the
+/// engine must see it as the socket sent it (from the REDIRECTed port) so
+/// OUTPUT matches what the kernel's OUTPUT saw and the reply tuple is found.
+/// `None` when no such connection exists (the packet is used as captured).
+///
+/// Looks for a tracked connection whose original tuple is the captured
+/// packet's inverse and that has `DST_NAT`; its reply tuple's source is the
+/// pre-NAT source. Walks the table (O(connections) per local packet).
+fn un_reply_nat(engine: &Engine, now: u64, d: &[u8]) -> Option<Vec<u8>> {
+    use palisade_conntrack::Status;
+    let (v6, proto, l4) = match d.first()? >> 4 {
+        4 if d.len() >= 20 => {
+            if d[6] & 0x3f != 0 || d[7] != 0 {
+                return None;
+            }
+            (false, d[9], usize::from(d[0] & 0xf) * 4)
+        }
+        6 if d.len() >= 40 => (true, d[6], 40),
+        _ => return None,
+    };
+    let csum_at = match proto {
+        6 => 16,
+        17 => 6,
+        _ => return None,
+    };
+    if d.len() < l4 + csum_at + 2 {
+        return None;
+    }
+    let alen = if v6 { 16 } else { 4 };
+    let (src_at, dst_at) = if v6 { (8, 24) } else { (12, 16) };
+    let (src, dst) = (&d[src_at..src_at + alen], &d[dst_at..dst_at + alen]);
+    let port = |i: usize| u16::from_be_bytes([d[l4 + i], d[l4 + i + 1]]);
+    let (sport, dport) = (port(0), port(2));
+    let conn = engine.conntrack().iter(now).find(|c| {
+        let o = &c.tuples[0];
+        c.status.has(Status::DST_NAT)
+            && o.proto == proto
+            && o.src[..alen] == *dst
+            && o.dst[..alen] == *src
+            && o.sport == dport
+            && o.dport == sport
+    })?;
+    let r = conn.tuples[1];
+    if r.src[..alen] == *src && r.sport == sport {
+        return None;
+    }
+    let mut out = d.to_vec();
+    let new_src = &r.src[..alen];
+    if !v6 {
+        let c = u16::from_be_bytes([out[10], out[11]]);
+        let c = palisade_wire::checksum::update_bytes(c, src, new_src);
+        out[10..12].copy_from_slice(&c.to_be_bytes());
+    }
+    let ck = l4 + csum_at;
+    let old = u16::from_be_bytes([out[ck], out[ck + 1]]);
+    // A zero UDP checksum over IPv4 means none.
+    if !(proto == 17 && !v6 && old == 0) {
+        let c = palisade_wire::checksum::update_bytes(old, src, new_src);
+        let c = palisade_wire::checksum::update16(c, sport, r.sport);
+        let c = if proto == 17 && c == 0 { 0xffff } else { c };
+        out[ck..ck + 2].copy_from_slice(&c.to_be_bytes());
+    }
+    out[src_at..src_at + alen].copy_from_slice(new_src);
+    out[l4..l4 + 2].copy_from_slice(&r.sport.to_be_bytes());
+    Some(out)
 }
 
 /// The multicast MAC an IP multicast destination maps to (RFC 1112 / RFC 2464).

@@ -80,6 +80,10 @@ pub struct ReplaySummary {
     /// engine did not emit them (a REJECT reply it rate limited, say), or
     /// the host's stack generated them itself.
     pub local_icmp_errors: usize,
+    /// Of `sent_local`, those the engine let out different from the capture
+    /// (under reply NAT, the rebuilt pre-NAT packet did not NAT back to the
+    /// kernel's bytes).
+    pub local_differs: usize,
     /// Outgoing packets matched to an engine emission field by field.
     pub matched: usize,
     /// Outgoing packets matched only by flow (addresses, protocol, ports,
@@ -220,7 +224,10 @@ impl<'h, E: ReplayEngine> Replayer<'h, E> {
             .iter()
             .position(|e| same_packet(&e.data, p.data).is_some())
         {
-            self.out.remove(pos);
+            let e = self.out.remove(pos);
+            if e.data != p.data {
+                self.summary.local_differs += 1;
+            }
         }
         self.take_out(p.ts_ns);
     }
