@@ -235,7 +235,7 @@ fn observe(t: &Topo, target: &str, tcp: &str, udp: &str) -> Vec<String> {
     v
 }
 
-/// Starts `nc -lk` listeners in `ns`.
+/// Starts `nc -lk` listeners in `ns` and waits until they listen.
 fn listen(ns: &Netns, ports: &[u16]) {
     for p in ports {
         let _ = ns
@@ -243,6 +243,8 @@ fn listen(ns: &Netns, ports: &[u16]) {
             .args(["-c", &format!("nc -lk {p} >/dev/null 2>&1 &")])
             .status();
     }
+    let tcp: Vec<(&str, u16)> = ports.iter().map(|p| ("tcp", *p)).collect();
+    wait_listening(ns, &tcp);
 }
 
 /// A tiny TCP/UDP service answering every connection or datagram with the
@@ -514,7 +516,6 @@ fn forward_ruleset_matches_kernel() {
     let f = t.file("rules.v4", FORWARD);
     t.start(&f);
     listen(&t.server, &[80]);
-    std::thread::sleep(Duration::from_millis(200));
     assert!(ok(&t.client, "echo hi | nc -N -w2 10.91.2.2 80"));
     assert!(!ok(&t.client, "echo hi | nc -N -w2 10.91.2.2 22"));
 }
@@ -718,21 +719,17 @@ COMMIT
 COMMIT
 ";
 
-#[test]
-fn ftp_through_the_gateway_matches_kernel() {
-    require_root_with!("iptables-restore", "ip6tables-restore", "nft", "python3");
+/// Runs the tiny FTP server in `server` and one client session per mode
+/// from `client` (PASV and PORT carry IPv4 addresses only), under the kernel
+/// and under Palisade; every transfer must succeed in both.
+fn compare_ftp(case: &Case, lan_client: bool, v4: &str, v6: &str) {
     let ftp = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/replay_record/ftp.py");
-    let v6 = FTP.replace("-p icmp", "-p ipv6-icmp");
-    let case = Case {
-        tag: "df",
-        loader: "iptables-restore",
-        rules: FTP,
-        rules6: Some(&v6),
-    };
+    // With a LAN client, the FTP server sits on the WAN side (the client
+    // namespace) and the FTP client on the LAN (the server namespace).
     let setup = |t: &Topo| {
+        let srv = if lan_client { &t.client } else { &t.server };
         for fam in ["", "6"] {
-            let _ = t
-                .server
+            let _ = srv
                 .cmd("sh")
                 .args([
                     "-c",
@@ -740,30 +737,59 @@ fn ftp_through_the_gateway_matches_kernel() {
                 ])
                 .status();
         }
-        wait_listening(&t.server, &[("tcp", 21)]);
+        wait_listening(srv, &[("tcp", 21)]);
     };
-    let observe = |t: &Topo| {
+    compare_case(case, &setup, &|t: &Topo| {
+        let cli = if lan_client { &t.server } else { &t.client };
         let mut v = Vec::new();
-        // PASV and PORT carry IPv4 addresses only.
         for (host, modes) in [
-            ("10.91.2.2", &["pasv", "epsv", "port", "eprt"][..]),
-            ("fd91:2::2", &["epsv", "eprt"][..]),
+            (v4, &["pasv", "epsv", "port", "eprt"][..]),
+            (v6, &["epsv", "eprt"][..]),
         ] {
             for mode in modes {
-                let done = ok(&t.client, &format!("python3 {ftp} client {host} 21 {mode}"));
+                let done = ok(cli, &format!("python3 {ftp} client {host} 21 {mode}"));
                 v.push(format!(
                     "ftp {host} {mode}: {}",
                     if done { "ok" } else { "failed" }
                 ));
             }
         }
-        v
-    };
-    compare_case(&case, &setup, &|t: &Topo| {
-        let v = observe(t);
         assert!(v.iter().all(|l| l.ends_with("ok")), "{v:?}");
         v
     });
+}
+
+#[test]
+fn ftp_through_the_gateway_matches_kernel() {
+    require_root_with!("iptables-restore", "ip6tables-restore", "nft", "python3");
+    let v6 = FTP.replace("-p icmp", "-p ipv6-icmp");
+    let case = Case {
+        tag: "df",
+        loader: "iptables-restore",
+        rules: FTP,
+        rules6: Some(&v6),
+    };
+    compare_ftp(&case, false, "10.91.2.2", "fd91:2::2");
+}
+
+/// FTP from the LAN host to a server on the WAN through seed 002's NAT
+/// gateway with the ftp helper attached: PORT/EPRT name the LAN address,
+/// which the gateway rewrites to its own (nf_nat_ftp), and the server's
+/// active data connection comes back as RELATED through the masquerade.
+#[test]
+fn ftp_through_the_nat_gateway_matches_kernel() {
+    require_root_with!("iptables-restore", "ip6tables-restore", "nft", "python3");
+    let helper = "*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+-A PREROUTING -p tcp -m tcp --dport 21 -j CT --helper ftp\nCOMMIT\n";
+    let v4 = format!("{helper}{}", nat_gateway("rules.v4"));
+    let v6 = format!("{helper}{}", nat_gateway("rules.v6"));
+    let case = Case {
+        tag: "dm",
+        loader: "iptables-restore",
+        rules: &v4,
+        rules6: Some(&v6),
+    };
+    compare_ftp(&case, true, "10.91.1.2", "fd91:1::2");
 }
 
 const ECHO_SERVER: &str = r#"
@@ -812,7 +838,7 @@ fn reload_keeps_connections_and_kill_fails_closed() {
                 &format!("python3 {} >/dev/null 2>&1 &", server.display()),
             ])
             .status();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_listening(&t.fw, &[("tcp", 5555)]);
     let client = t.file("client.py", CLIENT);
     let go = t.dir.join("go");
     let mut c = t
@@ -926,7 +952,7 @@ fn bench_forwarding_pps() {
             .stdout(Stdio::piped())
             .spawn()
             .expect("sink");
-        std::thread::sleep(Duration::from_millis(200));
+        wait_listening(&t.server, &[("udp", 9999)]);
         let sent = sh(&t.client, &format!("python3 {}", blast.display()));
         let got = rx.wait_with_output().expect("sink");
         let n = |s: &str| s.trim().parse::<u64>().unwrap_or(0);
