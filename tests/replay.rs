@@ -133,6 +133,20 @@ fn icmp_ratelimit_errors_match_the_capture() {
     check_ratelimit(&case("icmp_ratelimit"));
 }
 
+/// Frag-needed, packet-too-big, beyond-scope and time-exceeded errors of the
+/// forwarding path: all built by the engine, as the kernel sent them.
+fn check_fwd_limits(dir: &Path) {
+    let s = summary(dir);
+    assert_eq!(s.unmatched_emitted, 0, "{}: {s:?}", dir.display());
+    assert_eq!(s.local_icmp_errors, 0, "{}: {s:?}", dir.display());
+    assert_eq!(s.matched_loosely, 0, "{}: {s:?}", dir.display());
+}
+
+#[test]
+fn forwarding_errors_match_the_capture() {
+    check_fwd_limits(&case("fwd_limits"));
+}
+
 fn live(name: &str) {
     palisade_testkit::require_root_with!(
         "ip",
@@ -151,6 +165,9 @@ fn live(name: &str) {
         .unwrap_or_else(|e| panic!("recording {name}: {e}"));
     if name == "icmp_ratelimit" {
         check_ratelimit(&out);
+    }
+    if name == "fwd_limits" {
+        check_fwd_limits(&out);
     }
     if let Some(d) = diff(&expected, &got) {
         // The recording stays for inspection.
@@ -193,7 +210,8 @@ mod live {
         icmp_ratelimit,
         nat_clash,
         nat_random,
-        nat_redirect
+        nat_redirect,
+        fwd_limits
     );
 }
 

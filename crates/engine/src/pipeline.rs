@@ -186,6 +186,11 @@ enum Reply {
     /// ICMP time exceeded for a forwarded packet whose TTL/hop limit ran out
     /// (`ip_forward` / `ip6_forward`).
     TimeExceeded,
+    /// ICMPv6 destination unreachable, beyond scope of source address: a
+    /// link-local source the host would forward (`ip6_forward`).
+    BeyondScope,
+    /// ICMP frag-needed / ICMPv6 packet-too-big with the outgoing MTU.
+    TooBig(u32),
 }
 
 struct PathResult<'w> {
@@ -366,6 +371,31 @@ fn pkttype_of(l2: Option<L2>, dst_type: RtType) -> PktType {
         RtType::Multicast => PktType::Multicast,
         _ => PktType::Unicast,
     }
+}
+
+/// Writes the MTU into an ICMP frag-needed (next-hop MTU, 16 bits) or
+/// ICMPv6 packet-too-big (32 bits) error built with the field zero, keeping
+/// its checksum right.
+fn set_icmp_mtu(reply: &mut [u8], mtu: u32) {
+    use palisade_wire::checksum::update16;
+    let (l4, v6) = match reply.first().map(|b| b >> 4) {
+        Some(4) => (usize::from(reply[0] & 0xf) * 4, false),
+        Some(6) => (40, true),
+        _ => return,
+    };
+    if reply.len() < l4 + 8 {
+        return;
+    }
+    let old = u16::from_be_bytes([reply[l4 + 2], reply[l4 + 3]]);
+    let (hi, lo) = if v6 {
+        ((mtu >> 16) as u16, mtu as u16)
+    } else {
+        (0, u16::try_from(mtu).unwrap_or(u16::MAX))
+    };
+    let c = update16(update16(old, 0, hi), 0, lo);
+    reply[l4 + 4..l4 + 6].copy_from_slice(&hi.to_be_bytes());
+    reply[l4 + 6..l4 + 8].copy_from_slice(&lo.to_be_bytes());
+    reply[l4 + 2..l4 + 4].copy_from_slice(&c.to_be_bytes());
 }
 
 /// Whether an IPv6 multicast destination is one of the groups the kernel
@@ -735,10 +765,8 @@ impl<'e> Ctx<'e> {
         if !world.forwarding(meta.family) {
             done!(End::Dropped(DropReason::NotForwarding), "");
         }
-        // ip6_forward: link-local traffic never leaves its link.
-        if crate::host::is_v6_link_local(pkt.meta.src)
-            || crate::host::is_v6_link_local(pkt.meta.dst)
-        {
+        // ip6_forward: link-local destinations never leave their link.
+        if crate::host::is_v6_link_local(pkt.meta.dst) {
             done!(End::Dropped(DropReason::Martian), "");
         }
         let Some(route) = world.fib.lookup(pkt.meta.dst) else {
@@ -747,6 +775,30 @@ impl<'e> Ctx<'e> {
         if pkt.meta.ttl <= 1 {
             extra_reply = Some((Reply::TimeExceeded, Hook::Forward));
             done!(End::Dropped(DropReason::TtlExpired), "");
+        }
+        // ip6_forward, after the hop limit: a link-local source is told its
+        // packet cannot leave the link.
+        if crate::host::is_v6_link_local(pkt.meta.src) {
+            extra_reply = Some((Reply::BeyondScope, Hook::Forward));
+            done!(End::Dropped(DropReason::Martian), "");
+        }
+        // ip_exceeds_mtu / ip6_pkt_too_big against the route's device MTU
+        // (ip_forward_use_pmtu off), before FORWARD: IPv4 only with DF (the
+        // rest is fragmented on output), IPv6 always (minimum 1280).
+        let out_mtu = world.mtu(route.dev);
+        let too_big = match meta.family {
+            Family::V4 => {
+                u32::from(pkt.meta.len) > out_mtu && pkt.data.get(6).is_some_and(|b| b & 0x40 != 0)
+            }
+            Family::V6 => u32::from(pkt.meta.len) > out_mtu.max(1280),
+        };
+        if too_big {
+            let mtu = match meta.family {
+                Family::V4 => out_mtu,
+                Family::V6 => out_mtu.max(1280),
+            };
+            extra_reply = Some((Reply::TooBig(mtu), Hook::Forward));
+            done!(End::Dropped(DropReason::TooBig), "");
         }
         decrease_ttl(pkt.data, meta.family);
         pkt.meta.ttl -= 1;
@@ -1157,6 +1209,7 @@ impl Engine {
         ctres: &CtResult,
         out: &mut Outcome,
     ) {
+        let reply_kind = reply;
         let orig = &out.packet;
         let world = &self.world;
         let opts = EmitOpts {
@@ -1187,6 +1240,10 @@ impl Engine {
             (Reply::Reject(RejectWith::TcpReset), _) => None,
             (Reply::TimeExceeded, Family::V4) => Some((11, 0)),
             (Reply::TimeExceeded, Family::V6) => Some((3, 0)),
+            (Reply::BeyondScope, Family::V6) => Some((1, 2)),
+            (Reply::BeyondScope, Family::V4) => return,
+            (Reply::TooBig(_), Family::V4) => Some((3, 4)),
+            (Reply::TooBig(_), Family::V6) => Some((2, 0)),
             (Reply::Reject(w), Family::V4) => Some((
                 3,
                 match w {
@@ -1232,13 +1289,17 @@ impl Engine {
                 if opts.verify_csum && !crate::icmp::reject_csum_ok(orig, meta) {
                     return;
                 }
-                if !self.icmp.allow_v6(&world.cfg, meta.src, back_lo, now) {
+                // Packet too big is never limited (icmpv6_mask_allow).
+                if t != 2 && !self.icmp.allow_v6(&world.cfg, meta.src, back_lo, now) {
                     return;
                 }
                 emit::icmp6_error_with(orig, meta, t, code, s, &opts)
             }
         };
         let Some(mut reply) = packet else { return };
+        if let Reply::TooBig(mtu) = reply_kind {
+            set_icmp_mtu(&mut reply, mtu);
+        }
         let attached = self.ct.attach_related(ctres);
         if icmp.is_none() {
             if let Some(h) = ctres.handle {

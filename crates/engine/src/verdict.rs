@@ -44,6 +44,10 @@ pub enum DropReason {
     /// Not for us and not forwardable: received a packet for another host's
     /// link-layer address, or a martian source.
     Martian,
+    /// Larger than the outgoing interface's MTU and not to be fragmented
+    /// (IPv4 DF, any IPv6): `ip_forward`/`ip6_forward` drop it before the
+    /// FORWARD hook and answer with frag-needed / packet-too-big.
+    TooBig,
 }
 
 /// The fate of a packet. `Copy`, so recording it allocates nothing; the egress
