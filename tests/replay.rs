@@ -211,7 +211,8 @@ mod live {
         nat_clash,
         nat_random,
         nat_redirect,
-        fwd_limits
+        fwd_limits,
+        scan6_odd
     );
 }
 
