@@ -706,4 +706,117 @@ mod tests {
         assert_eq!(s.unknown_ifindex, 0);
         assert!(s.non_ip > 0, "ARP is in the capture and skipped");
     }
+
+    fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut u = Vec::new();
+        u.extend_from_slice(&sport.to_be_bytes());
+        u.extend_from_slice(&dport.to_be_bytes());
+        u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        u.extend_from_slice(&[0x12, 0x34]);
+        u.extend_from_slice(payload);
+        u
+    }
+
+    #[test]
+    fn nat_hint_reads_the_port_the_kernel_chose() {
+        let inp = v4(
+            7,
+            64,
+            17,
+            [10, 0, 2, 2],
+            [10, 0, 1, 2],
+            &udp(40000, 53, b"q"),
+        );
+        let p = pkt(3, false, &inp, 1_000);
+        // MASQUERADEd copy: new source address and port, same ID and payload.
+        let nat = v4(
+            7,
+            63,
+            17,
+            [10, 0, 1, 1],
+            [10, 0, 1, 2],
+            &udp(2103, 53, b"q"),
+        );
+        // Unrelated packets around it are skipped.
+        let other = v4(8, 64, 17, [10, 0, 1, 1], [10, 0, 1, 2], &udp(999, 53, b"x"));
+        let echo_in = pkt(2, false, &other, 1_100);
+        let ahead = [
+            echo_in,
+            pkt(3, true, &other, 1_200),
+            pkt(2, true, &nat, 1_300),
+        ];
+        assert_eq!(nat_hint(&p, &ahead), Some(2103));
+        // A DNAT-style copy (destination port changed).
+        let dnat = v4(
+            7,
+            63,
+            17,
+            [10, 0, 2, 2],
+            [10, 0, 1, 9],
+            &udp(40000, 5353, b"q"),
+        );
+        assert_eq!(nat_hint(&p, &[pkt(2, true, &dnat, 1_300)]), Some(5353));
+        // Unchanged ports: nothing to adopt; too late: not the same packet.
+        let same = v4(
+            7,
+            63,
+            17,
+            [10, 0, 1, 1],
+            [10, 0, 1, 2],
+            &udp(40000, 53, b"q"),
+        );
+        assert_eq!(nat_hint(&p, &[pkt(2, true, &same, 1_300)]), None);
+        assert_eq!(nat_hint(&p, &[pkt(2, true, &nat, 1_000 + 6_000_000)]), None);
+        // Another payload or IPv4 ID is another packet.
+        let diff = v4(
+            7,
+            63,
+            17,
+            [10, 0, 1, 1],
+            [10, 0, 1, 2],
+            &udp(2103, 53, b"r"),
+        );
+        assert_eq!(nat_hint(&p, &[pkt(2, true, &diff, 1_300)]), None);
+        let id = v4(
+            9,
+            63,
+            17,
+            [10, 0, 1, 1],
+            [10, 0, 1, 2],
+            &udp(2103, 53, b"q"),
+        );
+        assert_eq!(nat_hint(&p, &[pkt(2, true, &id, 1_300)]), None);
+        // Truncated or non-IP input never panics.
+        assert_eq!(nat_hint(&pkt(3, false, &inp[..22], 0), &ahead), None);
+        assert_eq!(nat_hint(&pkt(3, false, &[], 0), &ahead), None);
+    }
+
+    #[test]
+    fn icmp_errors_are_recognised() {
+        let err = v4(
+            1,
+            64,
+            1,
+            [10, 0, 1, 1],
+            [10, 0, 1, 2],
+            &[3, 3, 0, 0, 0, 0, 0, 0],
+        );
+        let echo = v4(
+            1,
+            64,
+            1,
+            [10, 0, 1, 1],
+            [10, 0, 1, 2],
+            &[0, 0, 0, 0, 0, 0, 0, 0],
+        );
+        assert!(is_icmp_error(&err));
+        assert!(!is_icmp_error(&echo));
+        assert!(!is_icmp_error(&err[..20]));
+        let mut v6 = vec![0x60, 0, 0, 0, 0, 8, 58, 64];
+        v6.extend_from_slice(&[0; 32]);
+        v6.extend_from_slice(&[1, 4, 0, 0, 0, 0, 0, 0]);
+        assert!(is_icmp_error(&v6));
+        v6[40] = 129;
+        assert!(!is_icmp_error(&v6));
+    }
 }
