@@ -1,4 +1,5 @@
-//! NAT under replay (issue 5): for every recorded `nat_*` case, the packets
+//! NAT under replay (issue 5): for every recorded `nat_*` case (and the
+//! `tcpmss*` cases, whose SYNs TCPMSS rewrites or grows), the packets
 //! the engine forwards must be the kernel's, byte for byte — addresses, the
 //! ports/ids NAT chose, TTL, IPv4 ID and every checksum — and nothing the
 //! engine sends may go unmatched. Locally generated packets (a REDIRECTed
@@ -41,7 +42,7 @@ fn nat_cases_forward_the_kernels_bytes() {
         .filter(|p| {
             p.file_name().is_some_and(|n| {
                 let n = n.to_string_lossy();
-                n.starts_with("nat_") || n.starts_with("ftp_nat_")
+                n.starts_with("nat_") || n.starts_with("ftp_nat_") || n.starts_with("tcpmss")
             }) && p.join("capture.pcap").is_file()
         })
         .collect();
