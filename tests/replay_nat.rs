@@ -42,7 +42,11 @@ fn nat_cases_forward_the_kernels_bytes() {
         .filter(|p| {
             p.file_name().is_some_and(|n| {
                 let n = n.to_string_lossy();
-                n.starts_with("nat_") || n.starts_with("ftp_nat_") || n.starts_with("tcpmss")
+                n.starts_with("nat_")
+                    || n.starts_with("ftp_nat_")
+                    || n == "ftp_dnat"
+                    || n == "ftp_nat6"
+                    || n.starts_with("tcpmss")
             }) && p.join("capture.pcap").is_file()
         })
         .collect();

@@ -85,9 +85,10 @@ pub(crate) fn confirm(
         return false;
     }
     if let (Some(m), Some(h)) = (mangle, r.handle) {
-        // "cannot mangle packet": the expectation stays until it expires
-        // (the kernel unexpects it; the packet is dropped either way).
+        // "cannot mangle packet": the packet is dropped and the
+        // expectation made for the rewritten command removed with it.
         if !crate::nat::seqadj::mangle_tcp(data, meta, &m) {
+            ct.unexpect(h, &m, now);
             return false;
         }
         let delta = m.text().len() as i32 - m.len as i32;

@@ -120,6 +120,9 @@ pub struct Mangle {
     pub dir: usize,
     /// The packet's sequence number (before any adjustment).
     pub seq: u32,
+    /// The expectation made for the rewritten command (its tuple), removed
+    /// again by [`Conntrack::unexpect`] when the rewrite fails.
+    pub(crate) expect: Option<Tuple>,
 }
 
 impl Mangle {
@@ -136,6 +139,7 @@ impl Mangle {
             n: n as u8,
             dir,
             seq,
+            expect: None,
         }
     }
 
@@ -308,6 +312,16 @@ impl Conntrack {
         }
     }
 
+    /// `nf_ct_unexpect_related` after `nf_nat_ftp`'s "cannot mangle
+    /// packet": the rewrite `m` of master `h` could not be applied (the
+    /// packet is dropped), so the expectation made for it is removed at
+    /// once instead of waiting for its expiry.
+    pub fn unexpect(&mut self, h: CtHandle, m: &Mangle, now: Nanos) {
+        if let Some(t) = m.expect {
+            let _ = self.helpers.expect.take(&t, now, |x| x == h);
+        }
+    }
+
     fn help_ftp(
         &mut self,
         seg: &FtpSeg,
@@ -417,7 +431,8 @@ impl Conntrack {
             }
         };
         let text = ftp::nat_fmt(c.kind, newaddr, port);
-        let m = Mangle::new(c.off, c.len, &text, seg.dir, seg.seq);
+        let mut m = Mangle::new(c.off, c.len, &text, seg.dir, seg.seq);
+        m.expect = Some(exp.tuple);
         *mangle = Some(m);
         HelpVerdict::Accept
     }
@@ -454,5 +469,35 @@ mod tests {
         assert_eq!(helper_by_name("ftp", 17), None);
         assert_eq!(helper_by_name("tftp", 17), Some(HelperId::TFTP));
         assert_eq!(helper_name(HelperId::TFTP), Some("tftp"));
+    }
+
+    #[test]
+    fn unexpect_removes_only_the_rewrites_expectation() {
+        use etherparse::PacketBuilder;
+        let mut ct = Conntrack::new(crate::CtConfig::default());
+        let mut p = Vec::new();
+        PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 21, 1, 64000)
+            .syn()
+            .write(&mut p, &[])
+            .unwrap();
+        let meta = PacketMeta::parse(&p).unwrap();
+        let r = ct.packet_in(0, &p, &meta, false, None);
+        assert!(ct.confirm_packet(&r, 0));
+        let h = r.handle.unwrap();
+        let t = ct.entry(h).unwrap().tuple(1);
+        let exp = Expectation::new(h, HelperId::FTP, t, 5000, EXPECT_TIMEOUT);
+        ct.expect_related(exp, 0).unwrap();
+        let mut m = Mangle::new(5, 20, "10,0,0,9,19,136", 0, 1);
+        // No expectation recorded, or another port: nothing goes.
+        ct.unexpect(h, &m, 1);
+        let mut other = exp.tuple;
+        other.dport = 5001;
+        m.expect = Some(other);
+        ct.unexpect(h, &m, 1);
+        assert_eq!(ct.expectations(1).len(), 1);
+        m.expect = Some(exp.tuple);
+        ct.unexpect(h, &m, 1);
+        assert!(ct.expectations(1).is_empty());
     }
 }
