@@ -14,12 +14,7 @@ pub(crate) static EXT: MatchExt = MatchExt {
     opts: OPTS,
     init: |_| Match::Comment(String::new()),
     parse,
-    check: |_, seen, _| {
-        if seen == 0 {
-            return Err("comment: option \"--comment\" must be specified".into());
-        }
-        Ok(())
-    },
+    check: |_, seen, _| super::required(seen, "comment", "--comment"),
 };
 
 fn parse(m: &mut Match, _: usize, _: bool, args: &[Tok], _: &Ctx, _: u64) -> Result<(), LineErr> {

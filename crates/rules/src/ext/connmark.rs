@@ -19,12 +19,7 @@ pub(crate) static EXT: MatchExt = MatchExt {
         })
     },
     parse: mark::parse,
-    check: |_, seen, _| {
-        if seen == 0 {
-            return Err("connmark: option \"--mark\" must be specified".into());
-        }
-        Ok(())
-    },
+    check: |_, seen, _| super::required(seen, "connmark", "--mark"),
 };
 
 #[cfg(test)]

@@ -191,7 +191,7 @@ fn check(m: &mut Match, seen: u64, _: &Ctx) -> Result<(), String> {
         );
     }
     if seen & (1 << 4) == 0 {
-        return Err("hashlimit: option \"--hashlimit-name\" must be specified".into());
+        return Err(super::missing("hashlimit", "--hashlimit-name"));
     }
     let unit = (h.avg >> UNIT_SHIFT).max(1);
     h.avg &= (1 << UNIT_SHIFT) - 1;

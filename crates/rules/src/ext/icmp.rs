@@ -28,12 +28,7 @@ pub(crate) static EXT4: MatchExt = MatchExt {
     opts: OPTS4,
     init: |_| Match::Icmp(any()),
     parse,
-    check: |_, seen, _| {
-        if seen == 0 {
-            return Err("icmp: option \"--icmp-type\" must be specified".into());
-        }
-        Ok(())
-    },
+    check: |_, seen, _| super::required(seen, "icmp", "--icmp-type"),
 };
 
 pub(crate) static EXT6: MatchExt = MatchExt {
@@ -42,12 +37,7 @@ pub(crate) static EXT6: MatchExt = MatchExt {
     opts: OPTS6,
     init: |_| Match::Icmp6(any()),
     parse,
-    check: |_, seen, _| {
-        if seen == 0 {
-            return Err("icmp6: option \"--icmpv6-type\" must be specified".into());
-        }
-        Ok(())
-    },
+    check: |_, seen, _| super::required(seen, "icmp6", "--icmpv6-type"),
 };
 
 fn parse(

@@ -21,12 +21,7 @@ pub(crate) static EXT: MatchExt = MatchExt {
         })
     },
     parse,
-    check: |_, seen, _| {
-        if seen == 0 {
-            return Err("length: option \"--length\" must be specified".into());
-        }
-        Ok(())
-    },
+    check: |_, seen, _| super::required(seen, "length", "--length"),
 };
 
 fn parse(

@@ -21,12 +21,7 @@ pub(crate) static EXT: MatchExt = MatchExt {
         })
     },
     parse,
-    check: |_, seen, _| {
-        if seen == 0 {
-            return Err("mark: option \"--mark\" must be specified".into());
-        }
-        Ok(())
-    },
+    check: |_, seen, _| super::required(seen, "mark", "--mark"),
 };
 
 pub(crate) fn parse(

@@ -226,6 +226,19 @@ pub(crate) fn save_target(t: &Target, out: &mut String) {
 
 // ---------------------------------------------------------------- shared helpers
 
+/// libxtables' final check of a mandatory option (`XTOPT_MAND`).
+pub(crate) fn required(seen: u64, ext: &str, opt: &str) -> Result<(), String> {
+    if seen == 0 {
+        return Err(missing(ext, opt));
+    }
+    Ok(())
+}
+
+/// The message for a mandatory option that was not given.
+pub(crate) fn missing(ext: &str, opt: &str) -> String {
+    format!("{ext}: option \"{opt}\" must be specified")
+}
+
 /// An error about an argument word.
 pub(crate) fn bad(t: &Tok, msg: impl Into<String>, expected: &str) -> LineErr {
     LineErr::new(t.col, &t.text, msg).expect(expected)

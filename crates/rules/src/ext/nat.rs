@@ -107,25 +107,17 @@ fn check(t: &mut Target, seen: u64, ctx: &Ctx) -> Result<(), String> {
         Target::Masquerade { ports, .. } | Target::Redirect { ports, .. } => ports.is_some(),
         Target::Snat { range, .. } | Target::Dnat { range, .. } => {
             if seen & 1 == 0 {
-                return Err(format!(
-                    "{}: option \"--to-{}\" must be specified",
-                    if matches!(t, Target::Snat { .. }) {
-                        "SNAT"
-                    } else {
-                        "DNAT"
-                    },
-                    if matches!(t, Target::Snat { .. }) {
-                        "source"
-                    } else {
-                        "destination"
-                    }
-                ));
+                return Err(if matches!(t, Target::Snat { .. }) {
+                    super::missing("SNAT", "--to-source")
+                } else {
+                    super::missing("DNAT", "--to-destination")
+                });
             }
             range.ports.is_some()
         }
         Target::Netmap(_) => {
             if seen & 1 == 0 {
-                return Err("NETMAP: option \"--to\" must be specified".into());
+                return Err(super::missing("NETMAP", "--to"));
             }
             false
         }

@@ -20,12 +20,7 @@ pub(crate) static EXT: MatchExt = MatchExt {
         })
     },
     parse,
-    check: |_, seen, _| {
-        if seen == 0 {
-            return Err("pkttype: option \"--pkt-type\" must be specified".into());
-        }
-        Ok(())
-    },
+    check: |_, seen, _| super::required(seen, "pkttype", "--pkt-type"),
 };
 
 fn parse(

@@ -32,12 +32,7 @@ pub(crate) static EXT: MatchExt = MatchExt {
         })
     },
     parse,
-    check: |_, seen, _| {
-        if seen == 0 {
-            return Err("state: option \"--state\" must be specified".into());
-        }
-        Ok(())
-    },
+    check: |_, seen, _| super::required(seen, "state", "--state"),
 };
 
 /// Parses a comma list of state names; `with_nat` allows SNAT/DNAT.

@@ -30,12 +30,7 @@ pub(crate) static EXT: MatchExt = MatchExt {
         })
     },
     parse,
-    check: |_, seen, _| {
-        if seen == 0 {
-            return Err("tos: option \"--tos\" must be specified".into());
-        }
-        Ok(())
-    },
+    check: |_, seen, _| super::required(seen, "tos", "--tos"),
 };
 
 fn parse(
