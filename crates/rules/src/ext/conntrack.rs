@@ -145,19 +145,8 @@ fn parse(
                     "SECONDS or MIN:MAX",
                 )
             };
-            let (a, b) = match t.text.split_once(':') {
-                Some((a, b)) => (a, b),
-                None => (t.as_str(), t.as_str()),
-            };
-            let a: u32 = a.parse().map_err(|_| e())?;
-            let b: u32 = b.parse().map_err(|_| e())?;
-            if a > b {
-                return Err(e());
-            }
-            c.expire = Some(Inv {
-                value: (a, b),
-                invert,
-            });
+            let value = super::range(&t.text, ':', None, str::parse::<u32>).map_err(|_| e())?;
+            c.expire = Some(Inv { value, invert });
         }
         _ => {
             c.dir = Some(match t.text.to_ascii_uppercase().as_str() {
@@ -254,12 +243,8 @@ pub(crate) fn save(c: &ConntrackMatch, out: &mut String) {
     }
     if let Some(e) = &c.expire {
         inv(out, e.invert);
-        let (a, b) = e.value;
-        if a == b {
-            out.push_str(&format!(" --ctexpire {a}"));
-        } else {
-            out.push_str(&format!(" --ctexpire {a}:{b}"));
-        }
+        out.push_str(" --ctexpire ");
+        out.push_str(&super::fmt_range(e.value.0, e.value.1, ':'));
     }
     if let Some(d) = c.dir {
         out.push_str(match d {

@@ -41,23 +41,8 @@ fn parse(
             "LENGTH or MIN:MAX (0-65535)",
         )
     };
-    let n = |s: &str, d: u16| -> Result<u16, LineErr> {
-        if s.is_empty() {
-            Ok(d)
-        } else {
-            s.parse().map_err(|_| e())
-        }
-    };
-    let (a, b) = match t.text.split_once(':') {
-        Some((a, b)) => (n(a, 0)?, n(b, 65535)?),
-        None => {
-            let v = t.text.parse().map_err(|_| e())?;
-            (v, v)
-        }
-    };
-    if a > b {
-        return Err(e());
-    }
+    let (a, b) =
+        super::range(&t.text, ':', Some((0, 65535)), str::parse::<u16>).map_err(|_| e())?;
     l.min = a;
     l.max = b;
     l.invert = invert;
@@ -66,11 +51,8 @@ fn parse(
 
 pub(crate) fn save(l: &LengthMatch, out: &mut String) {
     super::inv(out, l.invert);
-    if l.min == l.max {
-        out.push_str(&format!(" --length {}", l.min));
-    } else {
-        out.push_str(&format!(" --length {}:{}", l.min, l.max));
-    }
+    out.push_str(" --length ");
+    out.push_str(&super::fmt_range(l.min, l.max, ':'));
 }
 
 #[cfg(test)]

@@ -349,37 +349,62 @@ pub(crate) fn port(s: &str, proto: u8) -> Result<u16, String> {
         .ok_or_else(|| format!("invalid port/service `{s}` specified"))
 }
 
+/// Why a `FIRST[SEP]LAST` range was refused.
+pub(crate) enum RangeErr<E> {
+    /// An end did not parse.
+    End(E),
+    /// First is greater than last.
+    Reversed,
+}
+
+/// `a` or `a{sep}b` with `a <= b`, each end read by `one`. With `open`, an empty end
+/// of a two-ended range stands for that bound (`:b`, `a:`); a lone value never may be
+/// empty.
+pub(crate) fn range<T: PartialOrd + Copy, E>(
+    s: &str,
+    sep: char,
+    open: Option<(T, T)>,
+    one: impl Fn(&str) -> Result<T, E>,
+) -> Result<(T, T), RangeErr<E>> {
+    let end = |s: &str, bound: Option<T>| match bound {
+        Some(v) if s.is_empty() => Ok(v),
+        _ => one(s).map_err(RangeErr::End),
+    };
+    let (a, b) = match s.split_once(sep) {
+        Some((a, b)) => (end(a, open.map(|o| o.0))?, end(b, open.map(|o| o.1))?),
+        None => {
+            let v = end(s, None)?;
+            (v, v)
+        }
+    };
+    if a > b {
+        return Err(RangeErr::Reversed);
+    }
+    Ok((a, b))
+}
+
+/// Prints a range as `a` or `a{sep}b`.
+pub(crate) fn fmt_range<T: std::fmt::Display + PartialEq>(a: T, b: T, sep: char) -> String {
+    if a == b {
+        a.to_string()
+    } else {
+        format!("{a}{sep}{b}")
+    }
+}
+
 /// `a`, `a:b`, `:b`, `a:` (missing ends are 0 / 65535).
 pub(crate) fn port_range(
     t: &Tok,
     proto: u8,
 ) -> Result<palisade_model::matches::PortRange, LineErr> {
-    let e = |m: String| bad(t, m, "PORT or FIRST:LAST");
     let s = t.as_str();
-    let (lo, hi) = match s.split_once(':') {
-        Some((a, b)) => {
-            let lo = if a.is_empty() {
-                0
-            } else {
-                port(a, proto).map_err(e)?
-            };
-            let hi = if b.is_empty() {
-                65535
-            } else {
-                port(b, proto).map_err(e)?
-            };
-            (lo, hi)
-        }
-        None => {
-            let p = port(s, proto).map_err(e)?;
-            (p, p)
-        }
-    };
-    if lo > hi {
-        return Err(e(format!(
+    let e = |m: String| bad(t, m, "PORT or FIRST:LAST");
+    let (lo, hi) = range(s, ':', Some((0, 65535)), |p| port(p, proto)).map_err(|x| match x {
+        RangeErr::End(m) => e(m),
+        RangeErr::Reversed => e(format!(
             "invalid port range `{s}`: first is greater than last"
-        )));
-    }
+        )),
+    })?;
     Ok(palisade_model::matches::PortRange { min: lo, max: hi })
 }
 
@@ -406,11 +431,7 @@ pub(crate) fn normalise_inverted(r: PortRange, invert: bool) -> (PortRange, bool
 
 /// Prints a port range as `a` or `a:b`.
 pub(crate) fn fmt_ports(p: &palisade_model::matches::PortRange) -> String {
-    if p.min == p.max {
-        p.min.to_string()
-    } else {
-        format!("{}:{}", p.min, p.max)
-    }
+    fmt_range(p.min, p.max, ':')
 }
 
 /// Appends ` ! ` or ` ` before an option.
@@ -471,6 +492,23 @@ mod tests {
             .contains("not resolved"));
         assert!(addr_mask("1.2.3.4/33", Family::V4).is_err());
         assert!(addr_mask("1.2.3.4", Family::V6).is_err());
+    }
+
+    #[test]
+    fn ranges() {
+        let u = |s: &str| s.parse::<u16>();
+        let open = Some((0, 65535));
+        assert!(matches!(range("5", ':', open, u), Ok((5, 5))));
+        assert!(matches!(range(":7", ':', open, u), Ok((0, 7))));
+        assert!(matches!(range("7:", ':', open, u), Ok((7, 65535))));
+        assert!(matches!(range("", ':', open, u), Err(RangeErr::End(_))));
+        assert!(matches!(range(":7", ':', None, u), Err(RangeErr::End(_))));
+        assert!(matches!(
+            range("9-3", '-', None, u),
+            Err(RangeErr::Reversed)
+        ));
+        assert_eq!(fmt_range(3, 3, ':'), "3");
+        assert_eq!(fmt_range(3, 4, '-'), "3-4");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! Up to 15 ports, a range counting as two; needs `-p` tcp, udp, udplite, sctp or dccp
 //! (not inverted).
 
-use super::{bad, fmt_ports, opt, Ctx, MatchExt, Opt};
+use super::{bad, fmt_ports, opt, Ctx, MatchExt, Opt, RangeErr};
 use crate::diag::LineErr;
 use crate::lex::Tok;
 use palisade_model::matches::{MultiportKind, MultiportMatch, PortRange};
@@ -67,22 +67,14 @@ fn parse(
     let mut slots = 0;
     for part in t.text.split(',') {
         let e = |msg: String| bad(t, msg, "a comma list of PORT or FIRST:LAST");
-        let r = match part.split_once(':') {
-            Some((a, b)) => {
-                let lo = super::port(a, ctx.proto).map_err(e)?;
-                let hi = super::port(b, ctx.proto).map_err(e)?;
-                if lo > hi {
-                    return Err(e(format!("invalid port range `{part}`")));
-                }
-                slots += 2;
-                PortRange { min: lo, max: hi }
-            }
-            None => {
-                slots += 1;
-                PortRange::single(super::port(part, ctx.proto).map_err(e)?)
-            }
-        };
-        mp.ports.push(r);
+        let (min, max) =
+            super::range(part, ':', None, |p| super::port(p, ctx.proto)).map_err(|x| match x {
+                RangeErr::End(m) => e(m),
+                RangeErr::Reversed => e(format!("invalid port range `{part}`")),
+            })?;
+        // A written range takes two of the kernel's slots, even `5:5`.
+        slots += if part.contains(':') { 2 } else { 1 };
+        mp.ports.push(PortRange { min, max });
     }
     if slots > 15 {
         return Err(bad(

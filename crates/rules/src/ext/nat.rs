@@ -131,13 +131,7 @@ fn check(t: &mut Target, seen: u64, ctx: &Ctx) -> Result<(), String> {
 
 fn port_pair(t: &Tok, s: &str) -> Result<(u16, u16), LineErr> {
     let e = || bad(t, format!("bad port range `{s}`"), "PORT or FIRST-LAST");
-    let (a, b) = s.split_once('-').unwrap_or((s, s));
-    let a: u16 = a.parse().map_err(|_| e())?;
-    let b: u16 = b.parse().map_err(|_| e())?;
-    if a > b {
-        return Err(e());
-    }
-    Ok((a, b))
+    super::range(s, '-', None, str::parse::<u16>).map_err(|_| e())
 }
 
 /// `[addr[-addr]][:port[-port]]`, IPv6 as `[addr]:port`.
@@ -231,23 +225,11 @@ fn parse(
     Ok(())
 }
 
-fn fmt_pair((a, b): (u16, u16)) -> String {
-    if a == b {
-        a.to_string()
-    } else {
-        format!("{a}-{b}")
-    }
-}
-
-fn fmt_range(r: &NatRange) -> String {
+fn fmt_nat_range(r: &NatRange) -> String {
     let mut s = String::new();
     let v6 = matches!(r.addr, Some((IpAddr::V6(_), _)));
     if let Some((a, b)) = r.addr {
-        let addrs = if a == b {
-            a.to_string()
-        } else {
-            format!("{a}-{b}")
-        };
+        let addrs = super::fmt_range(a, b, '-');
         if v6 && r.ports.is_some() {
             s.push('[');
             s.push_str(&addrs);
@@ -258,7 +240,7 @@ fn fmt_range(r: &NatRange) -> String {
     }
     if let Some(p) = r.ports {
         s.push(':');
-        s.push_str(&fmt_pair(p));
+        s.push_str(&super::fmt_range(p.0, p.1, '-'));
     }
     s
 }
@@ -285,18 +267,18 @@ pub(crate) fn save(t: &Target, out: &mut String) {
             });
             if let Some(p) = ports {
                 out.push_str(" --to-ports ");
-                out.push_str(&fmt_pair(*p));
+                out.push_str(&super::fmt_range(p.0, p.1, '-'));
             }
             flags_str(flags, out);
         }
         Target::Snat { range, flags } => {
             out.push_str(" -j SNAT --to-source ");
-            out.push_str(&fmt_range(range));
+            out.push_str(&fmt_nat_range(range));
             flags_str(flags, out);
         }
         Target::Dnat { range, flags } => {
             out.push_str(" -j DNAT --to-destination ");
-            out.push_str(&fmt_range(range));
+            out.push_str(&fmt_nat_range(range));
             flags_str(flags, out);
         }
         Target::Netmap(m) => {

@@ -44,28 +44,13 @@ fn id_range(t: &Tok) -> Result<(u32, u32), LineErr> {
             "ID, FIRST-LAST or root",
         )
     };
-    let one = |s: &str| -> Result<u32, LineErr> {
+    let one = |s: &str| -> Result<u32, ()> {
         if s == "root" {
             return Ok(0);
         }
-        s.parse::<u32>()
-            .ok()
-            .filter(|v| *v != u32::MAX)
-            .ok_or_else(e)
+        s.parse::<u32>().ok().filter(|v| *v != u32::MAX).ok_or(())
     };
-    match t.text.split_once('-') {
-        Some((a, b)) => {
-            let (a, b) = (one(a)?, one(b)?);
-            if a > b {
-                return Err(e());
-            }
-            Ok((a, b))
-        }
-        None => {
-            let v = one(&t.text)?;
-            Ok((v, v))
-        }
-    }
+    super::range(&t.text, '-', None, one).map_err(|_| e())
 }
 
 fn parse(
@@ -96,14 +81,6 @@ fn parse(
     Ok(())
 }
 
-fn fmt_range((a, b): (u32, u32)) -> String {
-    if a == b {
-        a.to_string()
-    } else {
-        format!("{a}-{b}")
-    }
-}
-
 pub(crate) fn save(w: &OwnerMatch, out: &mut String) {
     if let Some(s) = w.socket_exists {
         super::inv(out, !s);
@@ -111,11 +88,17 @@ pub(crate) fn save(w: &OwnerMatch, out: &mut String) {
     }
     if let Some(u) = &w.uid {
         super::inv(out, u.invert);
-        out.push_str(&format!(" --uid-owner {}", fmt_range(u.value)));
+        out.push_str(&format!(
+            " --uid-owner {}",
+            super::fmt_range(u.value.0, u.value.1, '-')
+        ));
     }
     if let Some(g) = &w.gid {
         super::inv(out, g.invert);
-        out.push_str(&format!(" --gid-owner {}", fmt_range(g.value)));
+        out.push_str(&format!(
+            " --gid-owner {}",
+            super::fmt_range(g.value.0, g.value.1, '-')
+        ));
     }
     if w.suppl_groups {
         out.push_str(" --suppl-groups");
