@@ -434,6 +434,17 @@ pub(crate) fn fmt_ports(p: &palisade_model::matches::PortRange) -> String {
     fmt_range(p.min, p.max, ':')
 }
 
+/// Prints tcp/udp `[!] --sport`/`--dport a[:b]`; the whole port space is not printed.
+pub(crate) fn save_port_opt(out: &mut String, name: &str, r: &PortRange, invert: bool) {
+    if !r.is_any() {
+        inv(out, invert);
+        out.push(' ');
+        out.push_str(name);
+        out.push(' ');
+        out.push_str(&fmt_ports(r));
+    }
+}
+
 /// Appends ` ! ` or ` ` before an option.
 pub(crate) fn inv(out: &mut String, invert: bool) {
     out.push_str(if invert { " !" } else { "" });

@@ -3,7 +3,7 @@
 //! by MASK equal COMP; `--syn` is `FIN,SYN,RST,ACK SYN`. Save order: sport, dport,
 //! tcp-option, tcp-flags.
 
-use super::{bad, fmt_ports, inv, opt, port_range, uint, Ctx, MatchExt, Opt};
+use super::{bad, inv, opt, port_range, save_port_opt, uint, Ctx, MatchExt, Opt};
 use crate::diag::LineErr;
 use crate::lex::Tok;
 use crate::names::{parse_tcp_flags, tcp_flags_str};
@@ -106,16 +106,8 @@ fn parse(
 }
 
 pub(crate) fn save(t: &TcpMatch, out: &mut String) {
-    if !t.sport.is_any() {
-        inv(out, t.inv_sport);
-        out.push_str(" --sport ");
-        out.push_str(&fmt_ports(&t.sport));
-    }
-    if !t.dport.is_any() {
-        inv(out, t.inv_dport);
-        out.push_str(" --dport ");
-        out.push_str(&fmt_ports(&t.dport));
-    }
+    save_port_opt(out, "--sport", &t.sport, t.inv_sport);
+    save_port_opt(out, "--dport", &t.dport, t.inv_dport);
     if t.option != 0 || t.inv_option {
         inv(out, t.inv_option);
         out.push_str(&format!(" --tcp-option {}", t.option));

@@ -1,7 +1,7 @@
 //! Kernel: net/netfilter/xt_tcpudp.c (udp_mt); userspace libxt_udp.c. Save order:
 //! sport, dport.
 
-use super::{fmt_ports, inv, opt, port_range, Ctx, MatchExt, Opt};
+use super::{opt, port_range, save_port_opt, Ctx, MatchExt, Opt};
 use crate::diag::LineErr;
 use crate::lex::Tok;
 use palisade_model::matches::UdpMatch;
@@ -40,16 +40,8 @@ fn parse(
 }
 
 pub(crate) fn save(u: &UdpMatch, out: &mut String) {
-    if !u.sport.is_any() {
-        inv(out, u.inv_sport);
-        out.push_str(" --sport ");
-        out.push_str(&fmt_ports(&u.sport));
-    }
-    if !u.dport.is_any() {
-        inv(out, u.inv_dport);
-        out.push_str(" --dport ");
-        out.push_str(&fmt_ports(&u.dport));
-    }
+    save_port_opt(out, "--sport", &u.sport, u.inv_sport);
+    save_port_opt(out, "--dport", &u.dport, u.inv_dport);
 }
 
 #[cfg(test)]
