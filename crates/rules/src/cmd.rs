@@ -251,6 +251,17 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// An optional word that is not an option (`-I`'s rule number, the chain of
+    /// `-X`, `-F` and `-Z`).
+    fn opt_word(&mut self) -> Option<&'a Tok<'a>> {
+        self.opt_arg(|s| !s.starts_with('-') && s != "!")
+    }
+
+    /// The optional chain of `-X`, `-F` and `-Z` (absent: every chain of the table).
+    fn opt_chain(&mut self) -> Option<String> {
+        self.opt_word().map(|t| t.text.to_string())
+    }
+
     fn set_op(&mut self, op: Op, at: &Tok) -> Result<(), LineErr> {
         if let Some((_, prev)) = &self.op {
             return Err(err(
@@ -341,7 +352,7 @@ impl<'a> Parser<'a> {
             "-I" | "--insert" => {
                 Self::no_inv(&inv, t)?;
                 let c = self.chain_arg(t)?;
-                let n = match self.opt_arg(|s| !s.starts_with('-') && s != "!") {
+                let n = match self.opt_word() {
                     Some(n) => n
                         .text
                         .parse::<u32>()
@@ -391,9 +402,7 @@ impl<'a> Parser<'a> {
             }
             "-X" | "--delete-chain" => {
                 Self::no_inv(&inv, t)?;
-                let c = self
-                    .opt_arg(|s| !s.starts_with('-') && s != "!")
-                    .map(|t| t.text.to_string());
+                let c = self.opt_chain();
                 self.set_op(Op::DeleteChain(c), t)
             }
             "-E" | "--rename-chain" => {
@@ -419,16 +428,12 @@ impl<'a> Parser<'a> {
             }
             "-F" | "--flush" => {
                 Self::no_inv(&inv, t)?;
-                let c = self
-                    .opt_arg(|s| !s.starts_with('-') && s != "!")
-                    .map(|t| t.text.to_string());
+                let c = self.opt_chain();
                 self.set_op(Op::Flush(c), t)
             }
             "-Z" | "--zero" => {
                 Self::no_inv(&inv, t)?;
-                let c = self
-                    .opt_arg(|s| !s.starts_with('-') && s != "!")
-                    .map(|t| t.text.to_string());
+                let c = self.opt_chain();
                 self.set_op(Op::Zero(c), t)
             }
             "-L" | "--list" | "-S" | "--list-rules" | "-C" | "--check" => Err(err(
