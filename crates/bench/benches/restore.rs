@@ -17,7 +17,7 @@ const RULES: usize = 100_000;
 fn load(text: &str) -> Engine {
     let v4 = parse(text);
     let v6 = Ruleset::new(Family::V6);
-    match Engine::new(&v4, &v6, host(), EngineConfig::default()) {
+    match Engine::new(v4, v6, host(), EngineConfig::default()) {
         Ok(e) => e,
         Err(e) => panic!("compile: {e:?}"),
     }
@@ -30,8 +30,8 @@ fn report(n: usize) {
     let parsed = t.elapsed();
     let t2 = Instant::now();
     let e = Engine::new(
-        &rs,
-        &Ruleset::new(Family::V6),
+        rs,
+        Ruleset::new(Family::V6),
         host(),
         EngineConfig::default(),
     );

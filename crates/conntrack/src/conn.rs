@@ -2,6 +2,8 @@
 //! include/uapi/linux/netfilter/nf_conntrack_common.h (`ip_conntrack_info`,
 //! `ip_conntrack_status`).
 
+use std::net::IpAddr;
+
 use palisade_model::Family;
 
 use crate::tcp::{Seen, TcpConn, TcpState};
@@ -385,6 +387,19 @@ impl Entry {
             family,
             zone,
         }
+    }
+
+    /// Direction `dir`'s source and destination addresses and ports, read
+    /// in place: what a per-packet connection view needs, without building
+    /// a whole [`Tuple`].
+    #[inline]
+    pub fn endpoints(&self, dir: usize) -> (IpAddr, IpAddr, u16, u16) {
+        let d = dir & 1;
+        let (src, dst) = match &self.key {
+            Key::V4 { a, .. } => (IpAddr::from(a[2 * d]), IpAddr::from(a[2 * d + 1])),
+            Key::V6 { a, .. } => (IpAddr::from(a[2 * d]), IpAddr::from(a[2 * d + 1])),
+        };
+        (src, dst, self.ports[2 * d], self.ports[2 * d + 1])
     }
 
     /// The hash words of direction `dir`'s tuple (as [`Tuple`] makes them).

@@ -84,7 +84,7 @@ fn engine(rules: usize) -> Engine {
         .unwrap();
     cfg.set_sysctl("net.netfilter.nf_conntrack_tcp_be_liberal", "1")
         .unwrap();
-    Engine::new(&ruleset(rules), &Ruleset::new(Family::V6), host(), cfg).unwrap()
+    Engine::new(ruleset(rules), Ruleset::new(Family::V6), host(), cfg).unwrap()
 }
 
 fn established() {

@@ -33,7 +33,7 @@ pub use ctview::CtState;
 pub use eval::{Owner, L2};
 pub use host::{Host, Interface, Route};
 pub use nat::{Manip, NatRng};
-pub use pipeline::{Emitted, Engine, Outcome, RxInfo, TxInfo};
+pub use pipeline::{Emitted, Engine, IntoRuleset, Outcome, RxInfo, TxInfo};
 pub use trace::{Observer, StepKind, TraceEvent, TraceStep};
 pub use verdict::{DropReason, Verdict};
 

@@ -13,6 +13,7 @@
 //! confirm.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use palisade_conntrack::{Conntrack, CtInfo, CtResult, CtTemplate, Status};
 use palisade_model::matches::PktType;
@@ -152,13 +153,47 @@ struct Runtime {
     nat_rng: crate::nat::NatRng,
 }
 
+/// A ruleset handed to [`Engine::new`] / [`Engine::replace_rules`]. The
+/// engine keeps it (for [`Engine::save_counters`]) behind an `Arc`: a
+/// borrowed ruleset is cloned once, an owned one or an `Arc` is taken as is
+/// (a 100k-rule deep clone costs about a quarter of the compile).
+pub trait IntoRuleset {
+    /// The shared ruleset.
+    fn into_ruleset(self) -> Arc<Ruleset>;
+}
+
+impl IntoRuleset for &Ruleset {
+    fn into_ruleset(self) -> Arc<Ruleset> {
+        Arc::new(self.clone())
+    }
+}
+
+impl IntoRuleset for Ruleset {
+    fn into_ruleset(self) -> Arc<Ruleset> {
+        Arc::new(self)
+    }
+}
+
+impl IntoRuleset for Arc<Ruleset> {
+    fn into_ruleset(self) -> Arc<Ruleset> {
+        self
+    }
+}
+
+impl IntoRuleset for &Arc<Ruleset> {
+    fn into_ruleset(self) -> Arc<Ruleset> {
+        Arc::clone(self)
+    }
+}
+
 /// The engine: compiled rulesets, conntrack, extension state.
 pub struct Engine {
     world: World,
     rt: Runtime,
     ct: Conntrack,
     icmp: IcmpRate,
-    models: [Ruleset; 2],
+    /// The input rulesets, for [`Engine::save_counters`].
+    models: [Arc<Ruleset>; 2],
 }
 
 impl std::fmt::Debug for Engine {
@@ -279,18 +314,20 @@ fn view(ct: &Conntrack, r: &CtResult, now: Nanos) -> CtView {
         .and_then(|h| ct.entry(h))
         .filter(|_| state.has_entry())
         .map(|c| {
-            let tv = |t: &palisade_conntrack::Tuple| TupleView {
-                src: t.src_ip(),
-                dst: t.dst_ip(),
-                sport: t.sport,
-                dport: t.dport,
+            let tv = |d: usize| {
+                let (src, dst, sport, dport) = c.endpoints(d);
+                TupleView {
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                }
             };
-            let (orig, repl) = (c.tuple(0), c.tuple(1));
             let remaining = c.expires_in(now);
             ConnView {
-                orig: tv(&orig),
-                repl: tv(&repl),
-                proto: orig.proto,
+                orig: tv(0),
+                repl: tv(1),
+                proto: c.proto(),
                 status: u32::from(c.status.0 & 0x0f),
                 snat: c.status.has(Status::SRC_NAT),
                 dnat: c.status.has(Status::DST_NAT),
@@ -313,6 +350,11 @@ fn sync(ct: &mut Conntrack, r: &CtResult, v: &mut CtView) {
     let (Some(h), Some(c)) = (r.handle, v.conn.as_ref()) else {
         return;
     };
+    if !v.mark_dirty && !c.src_nat_done && !c.dst_nat_done {
+        // Nothing to write (the common case: a rule walk that left the
+        // connection alone); skips the entry lookup.
+        return;
+    }
     if let Some(e) = ct.get_mut(h) {
         if v.mark_dirty {
             e.mark = c.mark;
@@ -594,6 +636,30 @@ impl<'e> Ctx<'e> {
         TableVerdict::Accept
     }
 
+    /// The confirm point (`nf_confirm`). An established packet of a
+    /// confirmed, live entry without a helper or sequence adjustment has
+    /// nothing to do there (no helper runs, no seqadj, confirming is a
+    /// no-op): a status check instead of the full helper pass.
+    fn confirm(&mut self, ctres: &CtResult, pkt: &mut Pkt) -> bool {
+        if let Some(e) = ctres.handle.and_then(|h| self.ct.entry(h)) {
+            if e.helper.is_none()
+                && e.is_confirmed()
+                && !e.status.has(Status::DYING)
+                && !e.status.has(Status::SEQ_ADJUST)
+            {
+                return true;
+            }
+        }
+        crate::helper::confirm(
+            self.ct,
+            ctres,
+            pkt.data,
+            &mut pkt.meta,
+            pkt.now,
+            pkt.iif_loopback,
+        )
+    }
+
     fn ct_in(&mut self, pkt: &mut Pkt, from_local: bool) -> CtResult {
         let tmpl = CtTemplate {
             notrack: pkt.template.notrack,
@@ -750,14 +816,7 @@ impl<'e> Ctx<'e> {
                 TableId::Security,
                 TableId::Nat
             ]);
-            if !crate::helper::confirm(
-                self.ct,
-                &ctres,
-                pkt.data,
-                &mut pkt.meta,
-                now,
-                pkt.iif_loopback,
-            ) {
+            if !self.confirm(&ctres, &mut pkt) {
                 done!(End::Dropped(DropReason::ConntrackDrop), "");
             }
             done!(End::Local, "");
@@ -809,14 +868,7 @@ impl<'e> Ctx<'e> {
         run!(&[TableId::Mangle, TableId::Filter, TableId::Security]);
         pkt.hook = Hook::PostRouting;
         run!(&[TableId::Mangle, TableId::Nat]);
-        if !crate::helper::confirm(
-            self.ct,
-            &ctres,
-            pkt.data,
-            &mut pkt.meta,
-            now,
-            pkt.iif_loopback,
-        ) {
+        if !self.confirm(&ctres, &mut pkt) {
             done!(End::Dropped(DropReason::ConntrackDrop), oif);
         }
         done!(End::Out, oif)
@@ -965,14 +1017,7 @@ impl<'e> Ctx<'e> {
         run!(&[TableId::Filter, TableId::Security]);
         pkt.hook = Hook::PostRouting;
         run!(&[TableId::Mangle, TableId::Nat]);
-        if !crate::helper::confirm(
-            self.ct,
-            &ctres,
-            pkt.data,
-            &mut pkt.meta,
-            now,
-            pkt.iif_loopback,
-        ) {
+        if !self.confirm(&ctres, &mut pkt) {
             done!(End::Dropped(DropReason::ConntrackDrop));
         }
         if to_lo {
@@ -992,17 +1037,19 @@ impl<'e> Ctx<'e> {
 
 impl Engine {
     /// Compiles both rulesets for `host`. Refuses what the kernel refuses at
-    /// load time (see [`CompileError`]).
+    /// load time (see [`CompileError`]). Takes `&Ruleset` (cloned),
+    /// `Ruleset` or `Arc<Ruleset>` (kept without a copy), see [`IntoRuleset`].
     pub fn new(
-        v4: &Ruleset,
-        v6: &Ruleset,
+        v4: impl IntoRuleset,
+        v6: impl IntoRuleset,
         host: Host,
         cfg: EngineConfig,
     ) -> Result<Engine, CompileError> {
+        let (v4, v6) = (v4.into_ruleset(), v6.into_ruleset());
         let mut recent = RecentTables::default();
         let mut hashlimit = HashlimitTables::default();
-        let c4 = compile(v4, &mut recent, &mut hashlimit)?;
-        let c6 = compile(v6, &mut recent, &mut hashlimit)?;
+        let c4 = compile(&v4, &mut recent, &mut hashlimit)?;
+        let c6 = compile(&v6, &mut recent, &mut hashlimit)?;
         let fib = Fib::new(&host);
         let lo = host
             .interfaces
@@ -1026,25 +1073,30 @@ impl Engine {
             },
             ct,
             icmp: IcmpRate::default(),
-            models: [v4.clone(), v6.clone()],
+            models: [v4, v6],
         })
     }
 
     /// Swaps in new rulesets, keeping conntrack, recent lists and hashlimit
     /// tables (as `iptables-restore` does). Counters restart at zero, as they
     /// do after a restore without `--counters`. On error the old rules stay.
-    pub fn replace_rules(&mut self, v4: &Ruleset, v6: &Ruleset) -> Result<(), CompileError> {
+    pub fn replace_rules(
+        &mut self,
+        v4: impl IntoRuleset,
+        v6: impl IntoRuleset,
+    ) -> Result<(), CompileError> {
+        let (v4, v6) = (v4.into_ruleset(), v6.into_ruleset());
         let mut recent = self.rt.recent.clone();
         let mut hashlimit = self.rt.hashlimit.clone();
-        let c4 = compile(v4, &mut recent, &mut hashlimit)?;
-        let c6 = compile(v6, &mut recent, &mut hashlimit)?;
+        let c4 = compile(&v4, &mut recent, &mut hashlimit)?;
+        let c6 = compile(&v6, &mut recent, &mut hashlimit)?;
         let need = c4.max_stack().max(c6.max_stack());
         self.rt.stack.reserve(need);
         self.rt.v4 = c4;
         self.rt.v6 = c6;
         self.rt.recent = recent;
         self.rt.hashlimit = hashlimit;
-        self.models = [v4.clone(), v6.clone()];
+        self.models = [v4, v6];
         Ok(())
     }
 
@@ -1339,7 +1391,7 @@ impl Engine {
     /// `iptables-save -c` prints them).
     pub fn save_counters(&self) -> (Ruleset, Ruleset) {
         let fill = |model: &Ruleset, c: &Compiled| {
-            let mut m = model.clone();
+            let mut m = Ruleset::clone(model);
             for t in &mut m.tables {
                 let Some(ct) = c.tables[t.id as usize].as_ref() else {
                     continue;

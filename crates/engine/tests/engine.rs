@@ -209,7 +209,7 @@ fn stateful_host() -> Engine {
     let v4 = filter(Policy::Drop, input, output, vec![]);
     Engine::new(
         &v4,
-        &Ruleset::new(Family::V6),
+        Ruleset::new(Family::V6),
         host(false),
         EngineConfig::default(),
     )
@@ -331,7 +331,7 @@ fn jumps_returns_goto_and_policy_counters() {
     let v4 = filter(Policy::Accept, input, vec![], vec![("A", a), ("B", vec![])]);
     let mut e = Engine::new(
         &v4,
-        &Ruleset::new(Family::V6),
+        Ruleset::new(Family::V6),
         host(false),
         EngineConfig::default(),
     )
@@ -363,7 +363,7 @@ fn goto_from_builtin_falls_to_policy() {
     );
     let mut e = Engine::new(
         &v4,
-        &Ruleset::new(Family::V6),
+        Ruleset::new(Family::V6),
         host(false),
         EngineConfig::default(),
     )
@@ -392,7 +392,7 @@ fn truncated_tcp_is_hotdropped() {
     );
     let mut e = Engine::new(
         &v4,
-        &Ruleset::new(Family::V6),
+        Ruleset::new(Family::V6),
         host(false),
         EngineConfig::default(),
     )
@@ -430,7 +430,7 @@ fn forwarding_disabled_skips_forward_chain() {
     let rs = forward_rules();
     let mut e = Engine::new(
         &rs,
-        &Ruleset::new(Family::V6),
+        Ruleset::new(Family::V6),
         host(false),
         EngineConfig::default(),
     )
@@ -464,7 +464,7 @@ fn forwarding_decrements_ttl_before_forward() {
         ));
     let mut e = Engine::new(
         &rs,
-        &Ruleset::new(Family::V6),
+        Ruleset::new(Family::V6),
         host(true),
         EngineConfig::default(),
     )
@@ -505,7 +505,7 @@ fn nat_chains_see_only_first_packets() {
     nat.chain_mut("INPUT").unwrap().rules = vec![rule(IpFilter::default(), vec![], Target::None)];
     let mut e = Engine::new(
         &rs,
-        &Ruleset::new(Family::V6),
+        Ruleset::new(Family::V6),
         host(false),
         EngineConfig::default(),
     )
@@ -534,7 +534,7 @@ fn refuses_reject_outside_filter() {
     )];
     let err = Engine::new(
         &rs,
-        &Ruleset::new(Family::V6),
+        Ruleset::new(Family::V6),
         host(false),
         EngineConfig::default(),
     )
@@ -555,7 +555,7 @@ fn refuses_reject_outside_filter() {
     )];
     assert!(Engine::new(
         &rs,
-        &Ruleset::new(Family::V6),
+        Ruleset::new(Family::V6),
         host(false),
         EngineConfig::default()
     )
@@ -577,7 +577,7 @@ fn replace_rules_keeps_conntrack() {
         vec![],
         vec![],
     );
-    e.replace_rules(&only_est, &Ruleset::new(Family::V6))
+    e.replace_rules(&only_est, Ruleset::new(Family::V6))
         .unwrap();
     e.receive(2 * SEC, "eth0", &udp(CLIENT, ME, 53, 5000, b"a"), &mut out);
     assert_eq!(out.verdict, Verdict::Accept);
@@ -601,7 +601,7 @@ fn udp_match_and_source_filter() {
     let v4 = filter(Policy::Accept, vec![r], vec![], vec![]);
     let mut e = Engine::new(
         &v4,
-        &Ruleset::new(Family::V6),
+        Ruleset::new(Family::V6),
         host(false),
         EngineConfig::default(),
     )
@@ -626,7 +626,7 @@ fn ttl_expiry_sends_time_exceeded_through_output() {
     )];
     let mut e = Engine::new(
         &rs,
-        &Ruleset::new(Family::V6),
+        Ruleset::new(Family::V6),
         host(true),
         EngineConfig::default(),
     )
@@ -665,7 +665,7 @@ fn martians_are_dropped_after_prerouting() {
         .rules = vec![rule(IpFilter::default(), vec![], Target::None)];
     let mut e = Engine::new(
         &rs,
-        &Ruleset::new(Family::V6),
+        Ruleset::new(Family::V6),
         host(false),
         EngineConfig::default(),
     )

@@ -110,8 +110,8 @@ fn engine_counters(v4: &Ruleset, pkts: &[(u64, Vec<u8>)], shift_ns: u64) -> Vec<
         forwarding_v4: false,
         forwarding_v6: false,
     };
-    let mut e = Engine::new(v4, &Ruleset::new(Family::V6), host, EngineConfig::default())
-        .expect("compiles");
+    let mut e =
+        Engine::new(v4, Ruleset::new(Family::V6), host, EngineConfig::default()).expect("compiles");
     let mut out = Outcome::new();
     for (t, d) in pkts {
         e.receive(t + shift_ns, "vb", d, &mut out);

@@ -50,7 +50,7 @@ fn ssh_bruteforce_recent_from_restore_text() {
     let v4 = palisade_rules::parse_restore(SSH, "ssh.rules", Family::V4).expect("parses");
     let mut e = Engine::new(
         &v4,
-        &Ruleset::new(Family::V6),
+        Ruleset::new(Family::V6),
         host(),
         EngineConfig::default(),
     )

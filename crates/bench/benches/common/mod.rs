@@ -95,7 +95,7 @@ pub fn engine(n: usize, established_first: bool) -> Engine {
     let mut cfg = EngineConfig::default();
     cfg.ct.max = 0;
     cfg.ct.checksum = false;
-    match Engine::new(&v4, &v6, host(), cfg) {
+    match Engine::new(v4, v6, host(), cfg) {
         Ok(e) => e,
         Err(e) => panic!("compile: {e:?}"),
     }
