@@ -159,8 +159,13 @@ impl ReplayEngine for EngineReplay {
             },
             ethertype: p.ethertype,
         });
-        self.engine
-            .receive_with(p.ts_ns, iif, RxInfo { l2 }, p.data, &mut self.out);
+        self.engine.receive_with(
+            p.ts_ns,
+            iif,
+            RxInfo { l2, gso: false },
+            p.data,
+            &mut self.out,
+        );
         self.collect("in", iif, out);
     }
 

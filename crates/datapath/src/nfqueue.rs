@@ -342,6 +342,7 @@ fn decide(
                         &shared.broadcasts,
                         &s.input,
                     ),
+                    gso: msg.is_seg_offloaded(),
                 };
                 engine.receive_with(now, iif.unwrap_or(""), rx, &s.input, &mut s.out)
             }

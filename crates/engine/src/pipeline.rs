@@ -100,6 +100,11 @@ impl Outcome {
 pub struct RxInfo {
     /// Ethernet header, when the frame had one (`-m mac`, LOG `MAC=`, pkttype).
     pub l2: Option<L2>,
+    /// The datagram is a GRO/GSO aggregate of several wire segments (NFQUEUE
+    /// with `NFQA_CFG_F_GSO`): the forwarding MTU check then applies per
+    /// segment, as `skb_gso_validate_network_len` does, so an aggregate longer
+    /// than the MTU is not "too big".
+    pub gso: bool,
 }
 
 /// Details of a locally generated packet.
@@ -701,13 +706,14 @@ impl<'e> Ctx<'e> {
         &mut self,
         now: Nanos,
         iif: &str,
-        l2: Option<L2>,
+        rx: RxInfo,
         buf: &mut Vec<u8>,
         meta: PacketMeta,
         looped: Option<(CtResult, CtView, u32)>,
         io: &mut Io,
     ) -> PathResult<'e> {
         let world = self.world;
+        let l2 = rx.l2;
         let mut extra_reply = None;
         // NAT (issue 5) may change the destination; until then one lookup.
         let dst_type = world.fib.addr_type(meta.dst, None);
@@ -845,12 +851,14 @@ impl<'e> Ctx<'e> {
         // (ip_forward_use_pmtu off), before FORWARD: IPv4 only with DF (the
         // rest is fragmented on output), IPv6 always (minimum 1280).
         let out_mtu = world.mtu(route.dev);
-        let too_big = match meta.family {
-            Family::V4 => {
-                u32::from(pkt.meta.len) > out_mtu && pkt.data.get(6).is_some_and(|b| b & 0x40 != 0)
-            }
-            Family::V6 => u32::from(pkt.meta.len) > out_mtu.max(1280),
-        };
+        let too_big = !rx.gso
+            && match meta.family {
+                Family::V4 => {
+                    u32::from(pkt.meta.len) > out_mtu
+                        && pkt.data.get(6).is_some_and(|b| b & 0x40 != 0)
+                }
+                Family::V6 => u32::from(pkt.meta.len) > out_mtu.max(1280),
+            };
         if too_big {
             let mtu = match meta.family {
                 Family::V4 => out_mtu,
@@ -1025,7 +1033,7 @@ impl<'e> Ctx<'e> {
             let lo = world.lo.as_str();
             let meta = pkt.meta;
             let data = pkt.data;
-            let mut r = self.input(now, lo, None, data, meta, looped, io);
+            let mut r = self.input(now, lo, RxInfo::default(), data, meta, looped, io);
             if r.end == End::Local {
                 r.oif = lo;
             }
@@ -1179,7 +1187,7 @@ impl Engine {
             rt: &mut self.rt,
             ct: &mut self.ct,
         };
-        let r = cx.input(now, iif, rx.l2, packet, meta, None, &mut io);
+        let r = cx.input(now, iif, rx, packet, meta, None, &mut io);
         let done = Done::take(r, &mut out.out_iface);
         self.finish(now, done, meta, out);
     }

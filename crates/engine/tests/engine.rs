@@ -685,3 +685,38 @@ fn martians_are_dropped_after_prerouting() {
     let (raw, _) = counters(&e, TableId::Raw, "PREROUTING");
     assert_eq!(raw[0].0, 2);
 }
+
+/// ip_forward's MTU check: a DF datagram over the out MTU is refused before
+/// FORWARD with frag-needed, unless it is a GRO/GSO aggregate (NFQUEUE hands
+/// those over whole), which the kernel checks per segment.
+#[test]
+fn forward_mtu_check_spares_gso_aggregates() {
+    let rs = forward_rules();
+    let mut e = Engine::new(
+        &rs,
+        Ruleset::new(Family::V6),
+        host(true),
+        EngineConfig::default(),
+    )
+    .unwrap();
+    let mut big = udp([10, 9, 0, 5], [8, 8, 8, 8], 1000, 53, &[0u8; 3000]);
+    big[6] |= 0x40; // DF
+    let h = etherparse::Ipv4HeaderSlice::from_slice(&big).unwrap();
+    let sum = h.to_header().calc_header_checksum().to_be_bytes();
+    big[10..12].copy_from_slice(&sum);
+    let mut out = Outcome::new();
+    e.receive(SEC, "eth1", &big, &mut out);
+    assert_eq!(out.verdict, Verdict::Drop(DropReason::TooBig));
+    let (rules, _) = counters(&e, TableId::Filter, "FORWARD");
+    assert_eq!(rules, vec![(0, 0)]);
+
+    let rx = palisade_engine::RxInfo {
+        l2: None,
+        gso: true,
+    };
+    e.receive_with(2 * SEC, "eth1", rx, &big, &mut out);
+    assert_eq!(out.verdict, Verdict::Accept);
+    assert!(out.forwarded);
+    let (rules, _) = counters(&e, TableId::Filter, "FORWARD");
+    assert_eq!(rules, vec![(1, 3028)]);
+}
