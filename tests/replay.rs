@@ -219,5 +219,11 @@ mod live {
 /// Issue 5's FTP-under-NAT and packet-growth cases.
 mod live_grow {
     use super::live;
-    live_cases!(ftp_nat_active, ftp_nat_passive, ftp_dnat, ftp_nat6, tcpmss_insert);
+    live_cases!(
+        ftp_nat_active,
+        ftp_nat_passive,
+        ftp_dnat,
+        ftp_nat6,
+        tcpmss_insert
+    );
 }
