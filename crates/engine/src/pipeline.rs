@@ -243,6 +243,30 @@ struct PathResult<'w> {
     meta: Option<PacketMeta>,
 }
 
+impl<'w> PathResult<'w> {
+    /// The end of a packet's path: a REJECT the rules asked for wins over a
+    /// reply the path itself owes (time exceeded, too big, beyond scope).
+    fn new(
+        end: End,
+        oif: &'w str,
+        ctres: CtResult,
+        pkt: &Pkt<'_>,
+        extra_reply: Option<(Reply, Hook)>,
+    ) -> PathResult<'w> {
+        PathResult {
+            end,
+            oif,
+            ctres,
+            state: pkt.ct.state,
+            reject: pkt
+                .reject
+                .map(|w| (Reply::Reject(w), pkt.hook))
+                .or(extra_reply),
+            meta: Some(pkt.meta),
+        }
+    }
+}
+
 /// A [`PathResult`] without the borrowed interface name.
 struct Done {
     end: End,
@@ -749,17 +773,7 @@ impl<'e> Ctx<'e> {
         }
         macro_rules! done {
             ($end:expr, $oif:expr) => {
-                return PathResult {
-                    end: $end,
-                    oif: $oif,
-                    ctres,
-                    state: pkt.ct.state,
-                    reject: pkt
-                        .reject
-                        .map(|w| (Reply::Reject(w), pkt.hook))
-                        .or(extra_reply),
-                    meta: Some(pkt.meta),
-                }
+                return PathResult::new($end, $oif, ctres, &pkt, extra_reply)
             };
         }
         macro_rules! run {
@@ -974,17 +988,7 @@ impl<'e> Ctx<'e> {
         }
         macro_rules! done {
             ($end:expr) => {
-                return PathResult {
-                    end: $end,
-                    oif,
-                    ctres,
-                    state: pkt.ct.state,
-                    reject: pkt
-                        .reject
-                        .map(|w| (Reply::Reject(w), pkt.hook))
-                        .or(extra_reply),
-                    meta: Some(pkt.meta),
-                }
+                return PathResult::new($end, oif, ctres, &pkt, extra_reply)
             };
         }
         macro_rules! run {
