@@ -1682,42 +1682,8 @@ fn topic_mangle(fam: Fam, rng: &mut Rng) -> Vec<Table> {
             2 | 3 => match rng.below(6) {
                 0 => format!("-j CONNMARK --set-mark {}", mark_value(rng)),
                 1 => format!("-j CONNMARK --set-xmark {}", mark_value(rng)),
-                2 => {
-                    let mut s = "-j CONNMARK --save-mark".to_string();
-                    match rng.below(3) {
-                        0 => {
-                            let _ = write!(s, " --mask 0x{:x}", rng.range(0, 0xffff_ffff));
-                        }
-                        1 => {
-                            let _ = write!(
-                                s,
-                                " --nfmask 0x{:x} --ctmask 0x{:x}",
-                                rng.range(0, 0xffff_ffff),
-                                rng.range(0, 0xffff)
-                            );
-                        }
-                        _ => {}
-                    }
-                    s
-                }
-                3 => {
-                    let mut s = "-j CONNMARK --restore-mark".to_string();
-                    match rng.below(3) {
-                        0 => {
-                            let _ = write!(s, " --mask 0x{:x}", rng.range(0, 0xffff_ffff));
-                        }
-                        1 => {
-                            let _ = write!(
-                                s,
-                                " --ctmask 0x{:x} --nfmask 0x{:x}",
-                                rng.range(0, 0xffff_ffff),
-                                rng.range(0, 0xffff)
-                            );
-                        }
-                        _ => {}
-                    }
-                    s
-                }
+                2 => connmark_copy(rng, "--save-mark", ["--nfmask", "--ctmask"]),
+                3 => connmark_copy(rng, "--restore-mark", ["--ctmask", "--nfmask"]),
                 4 => format!("-j CONNMARK --and-mark 0x{:x}", rng.range(0, 0xffff_ffff)),
                 _ => format!(
                     "-j CONNMARK {} 0x{:x}",
@@ -2298,4 +2264,27 @@ mod tests {
             );
         }
     }
+}
+
+/// `-j CONNMARK --save-mark|--restore-mark` with no mask, `--mask`, or both
+/// masks in the given order (the printer's canonical order differs per mode).
+fn connmark_copy(rng: &mut Rng, mode: &str, masks: [&str; 2]) -> String {
+    let mut s = format!("-j CONNMARK {mode}");
+    match rng.below(3) {
+        0 => {
+            let _ = write!(s, " --mask 0x{:x}", rng.range(0, 0xffff_ffff));
+        }
+        1 => {
+            let _ = write!(
+                s,
+                " {} 0x{:x} {} 0x{:x}",
+                masks[0],
+                rng.range(0, 0xffff_ffff),
+                masks[1],
+                rng.range(0, 0xffff)
+            );
+        }
+        _ => {}
+    }
+    s
 }
