@@ -2070,6 +2070,29 @@ pub fn count_rules(content: &str) -> usize {
         .count()
 }
 
+/// `-j CONNMARK --save-mark|--restore-mark` with no mask, `--mask`, or both
+/// masks in the given order (the printer's canonical order differs per mode).
+fn connmark_copy(rng: &mut Rng, mode: &str, masks: [&str; 2]) -> String {
+    let mut s = format!("-j CONNMARK {mode}");
+    match rng.below(3) {
+        0 => {
+            let _ = write!(s, " --mask 0x{:x}", rng.range(0, 0xffff_ffff));
+        }
+        1 => {
+            let _ = write!(
+                s,
+                " {} 0x{:x} {} 0x{:x}",
+                masks[0],
+                rng.range(0, 0xffff_ffff),
+                masks[1],
+                rng.range(0, 0xffff)
+            );
+        }
+        _ => {}
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2264,27 +2287,4 @@ mod tests {
             );
         }
     }
-}
-
-/// `-j CONNMARK --save-mark|--restore-mark` with no mask, `--mask`, or both
-/// masks in the given order (the printer's canonical order differs per mode).
-fn connmark_copy(rng: &mut Rng, mode: &str, masks: [&str; 2]) -> String {
-    let mut s = format!("-j CONNMARK {mode}");
-    match rng.below(3) {
-        0 => {
-            let _ = write!(s, " --mask 0x{:x}", rng.range(0, 0xffff_ffff));
-        }
-        1 => {
-            let _ = write!(
-                s,
-                " {} 0x{:x} {} 0x{:x}",
-                masks[0],
-                rng.range(0, 0xffff_ffff),
-                masks[1],
-                rng.range(0, 0xffff)
-            );
-        }
-        _ => {}
-    }
-    s
 }
