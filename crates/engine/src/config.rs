@@ -42,6 +42,10 @@ pub struct EngineConfig {
     pub forwarding_v6: Option<bool>,
     /// `net.ipv4.ip_default_ttl` (64), TTL of REJECT replies.
     pub default_ttl: u8,
+    /// Replays the remembered rule path of established flows instead of
+    /// walking the tables (same verdicts and counters, see the engine's
+    /// `flowtable` module). On by default; off for comparisons.
+    pub flowtable: bool,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +62,7 @@ impl Default for EngineConfig {
             forwarding_v4: None,
             forwarding_v6: None,
             default_ttl: 64,
+            flowtable: true,
         }
     }
 }

@@ -26,7 +26,7 @@ use palisade_wire::PacketMeta;
 use crate::compile::classify::Cursor;
 use crate::ctview::CtView;
 use crate::host::bits;
-use crate::matches::MatchEnv;
+use crate::matches::{CMatch, MatchEnv};
 use crate::table::{
     Entry, HeaderFilter, Table, SKIP_DST, SKIP_IIF, SKIP_OIF, SKIP_PROTO, SKIP_SRC,
 };
@@ -103,6 +103,8 @@ pub(crate) struct Sinks<'a> {
     pub trace: Option<&'a mut Vec<TraceStep>>,
     pub observer: Option<&'a mut (dyn Observer + 'static)>,
     pub stack: &'a mut Vec<u32>,
+    /// Records the path for the flowtable (established packets only).
+    pub rec: Option<&'a mut crate::flowtable::PathRec>,
 }
 
 impl Sinks<'_> {
@@ -219,7 +221,22 @@ pub(crate) fn do_table(
             // Unreachable with a validated table; fail closed.
             return TableVerdict::Drop(DropReason::Rule { hook, table });
         };
-        match entry_matches(e, pkt, env, use_skip) {
+        let step = entry_matches(e, pkt, env, use_skip);
+        if let Some(rec) = sinks.rec.as_deref_mut() {
+            // Header failures (SkipTo) test flow fields only; anything
+            // else evaluated the matches, or ran the target.
+            let evaluated = !matches!(step, Step::SkipTo(_));
+            if evaluated && !e.matches.iter().all(CMatch::flow_invariant) {
+                rec.ok = false;
+            }
+            if matches!(step, Step::Match) {
+                rec.hit(table, i);
+                if !e.target.verdict_only() {
+                    rec.ok = false;
+                }
+            }
+        }
+        match step {
             Step::Match => {}
             Step::Next => {
                 i += 1;

@@ -26,6 +26,7 @@ use crate::compile::{compile, CompileError, Compiled};
 use crate::config::EngineConfig;
 use crate::ctview::{ConnView, CtState, CtView, TupleView};
 use crate::eval::{do_table, Owner, Pkt, Sinks, TableVerdict, Template, L2};
+use crate::flowtable::{drop_end, FlowEnd, FlowKey, FlowStats, FlowTable, PathRec};
 use crate::host::{Fib, Host, RtType};
 use crate::icmp::IcmpRate;
 use crate::matches::connlimit::ConnLookup;
@@ -144,6 +145,26 @@ impl World {
     fn mtu(&self, name: &str) -> u32 {
         self.iface(name).map(|i| i.mtu).unwrap_or(1500)
     }
+    /// Position of an interface in the host's list (flowtable keys).
+    fn dev_pos(&self, name: &str) -> u16 {
+        self.host
+            .interfaces
+            .iter()
+            .position(|i| i.name == name)
+            .map_or(u16::MAX, |p| p as u16)
+    }
+    fn dev_name(&self, pos: u16) -> &str {
+        self.host
+            .interfaces
+            .get(usize::from(pos))
+            .map_or("", |i| i.name.as_str())
+    }
+    fn mtu_at(&self, pos: u16) -> u32 {
+        self.host
+            .interfaces
+            .get(usize::from(pos))
+            .map_or(1500, |i| i.mtu)
+    }
 }
 
 struct Runtime {
@@ -156,6 +177,8 @@ struct Runtime {
     trace: bool,
     /// NAT port-search randomness (seeded, see `nat`).
     nat_rng: crate::nat::NatRng,
+    /// The path of the packet being walked, for the flowtable.
+    rec: PathRec,
 }
 
 /// A ruleset handed to [`Engine::new`] / [`Engine::replace_rules`]. The
@@ -197,6 +220,8 @@ pub struct Engine {
     rt: Runtime,
     ct: Conntrack,
     icmp: IcmpRate,
+    /// Remembered rule paths of established flows.
+    flows: FlowTable,
     /// The input rulesets, for [`Engine::save_counters`].
     models: [Arc<Ruleset>; 2],
 }
@@ -568,6 +593,69 @@ fn decrease_ttl(data: &mut [u8], family: Family) {
     }
 }
 
+/// Where a locally generated packet leaves (`ip_route_output`): the output
+/// interface, whether it loops back, and the destination's route type.
+/// `None`: no route.
+fn route_out<'w>(
+    world: &'w World,
+    meta: &PacketMeta,
+    tx: &TxInfo,
+) -> Option<(&'w str, bool, RtType)> {
+    let hinted = tx
+        .oif
+        .and_then(|h| world.host.interfaces.iter().find(|i| i.name == h))
+        .map(|i| i.name.as_str());
+    let scoped = match meta.dst {
+        IpAddr::V4(a) => a.is_multicast() || a.is_broadcast(),
+        IpAddr::V6(a) => a.is_multicast() || crate::host::is_v6_link_local(meta.dst),
+    };
+    let first_up = || {
+        world
+            .host
+            .interfaces
+            .iter()
+            .find(|i| {
+                i.up && !i.loopback
+                    && i.addrs
+                        .iter()
+                        .any(|(a, _)| a.is_ipv6() == meta.dst.is_ipv6())
+            })
+            .map(|i| i.name.as_str())
+    };
+    // One route-type lookup for the egress choice and pkttype.
+    let dst_type = world.fib.addr_type(meta.dst, None);
+    let (oif, to_lo) = match dst_type {
+        RtType::Local => (world.lo.as_str(), true),
+        _ if hinted.is_some() => {
+            let h = hinted.unwrap_or_default();
+            (h, world.is_loopback(h))
+        }
+        RtType::Multicast if first_up().is_some() => (first_up().unwrap_or_default(), false),
+        _ => {
+            let dev = world.fib.lookup(meta.dst).map(|r| r.dev).or_else(|| {
+                if scoped {
+                    first_up()
+                } else {
+                    None
+                }
+            })?;
+            (dev, world.is_loopback(dev))
+        }
+    };
+    Some((oif, to_lo, dst_type))
+}
+
+/// How conntrack stands for a locally generated packet entering OUTPUT.
+#[derive(Clone, Copy)]
+enum Tracked {
+    /// Not yet: the conntrack hook runs after raw.
+    No,
+    /// A REJECT reply carrying the entry of the packet it answers.
+    Attached(CtResult),
+    /// Already tracked by the flowtable's lookup (no raw table).
+    Pre(CtResult),
+}
+
 struct Ctx<'e> {
     world: &'e World,
     rt: &'e mut Runtime,
@@ -636,6 +724,7 @@ impl<'e> Ctx<'e> {
                 trace: if rt.trace { Some(&mut *io.trace) } else { None },
                 observer: rt.observer.as_deref_mut(),
                 stack: &mut rt.stack,
+                rec: if rt.rec.on { Some(&mut rt.rec) } else { None },
             };
             let v = do_table(t, hook, pkt, &mut env, &mut sinks, true);
             if *id == TableId::Nat {
@@ -690,29 +779,40 @@ impl<'e> Ctx<'e> {
     }
 
     fn ct_in(&mut self, pkt: &mut Pkt, from_local: bool) -> CtResult {
+        let r = self.track(pkt.now, pkt.data, &pkt.meta, from_local, pkt.template);
+        pkt.ct = view(self.ct, &r, pkt.now);
+        r
+    }
+
+    /// The conntrack hook (`nf_conntrack_in`) with the template raw left.
+    fn track(
+        &mut self,
+        now: Nanos,
+        data: &[u8],
+        meta: &PacketMeta,
+        from_local: bool,
+        template: Template,
+    ) -> CtResult {
         let tmpl = CtTemplate {
-            notrack: pkt.template.notrack,
-            zone: pkt.template.zone,
+            notrack: template.notrack,
+            zone: template.zone,
             helper: crate::helper::resolve(
-                match pkt.meta.family {
+                match meta.family {
                     Family::V4 => &self.rt.v4.helpers,
                     Family::V6 => &self.rt.v6.helpers,
                 },
-                pkt.template.helper,
-                pkt.meta.proto,
+                template.helper,
+                meta.proto,
             ),
         };
-        let r = self
-            .ct
-            .packet_in(pkt.now, pkt.data, &pkt.meta, from_local, Some(&tmpl));
+        let r = self.ct.packet_in(now, data, meta, from_local, Some(&tmpl));
         if let Some(h) = r.handle.filter(|_| r.info == CtInfo::Related) {
             // An expected connection of a NATed helper: bound like its
             // master before any nat hook (nf_nat_follow_master).
             if let Some((exp, master)) = self.ct.take_expected_nat(h) {
-                crate::nat::follow_master(self.ct, h, &exp, &master, &mut self.rt.nat_rng, pkt.now);
+                crate::nat::follow_master(self.ct, h, &exp, &master, &mut self.rt.nat_rng, now);
             }
         }
-        pkt.ct = view(self.ct, &r, pkt.now);
         r
     }
 
@@ -724,7 +824,9 @@ impl<'e> Ctx<'e> {
         }
     }
 
-    /// PREROUTING → routing → INPUT or FORWARD → POSTROUTING.
+    /// PREROUTING → routing → INPUT or FORWARD → POSTROUTING. `looped`:
+    /// conntrack already ran (a packet looped back from OUTPUT with its
+    /// entry and mark, or the flowtable's lookup missed).
     #[allow(clippy::too_many_arguments)]
     fn input(
         &mut self,
@@ -788,9 +890,9 @@ impl<'e> Ctx<'e> {
         run!(&[TableId::Raw]);
         if looped.is_none() {
             ctres = self.ct_in(&mut pkt, false);
-            if ctres.drop {
-                done!(End::Dropped(DropReason::ConntrackDrop), "");
-            }
+        }
+        if ctres.drop {
+            done!(End::Dropped(DropReason::ConntrackDrop), "");
         }
         run!(&[TableId::Mangle, TableId::Nat]);
         // DNAT moved the destination: route the new one.
@@ -903,7 +1005,7 @@ impl<'e> Ctx<'e> {
         buf: &mut Vec<u8>,
         meta: PacketMeta,
         tx: TxInfo,
-        attached: Option<CtResult>,
+        tracked: Tracked,
         io: &mut Io,
     ) -> PathResult<'e> {
         let world = self.world;
@@ -912,55 +1014,19 @@ impl<'e> Ctx<'e> {
             handle: None,
             drop: false,
         };
-        let hinted = tx
-            .oif
-            .and_then(|h| world.host.interfaces.iter().find(|i| i.name == h))
-            .map(|i| i.name.as_str());
-        let scoped = match meta.dst {
-            IpAddr::V4(a) => a.is_multicast() || a.is_broadcast(),
-            IpAddr::V6(a) => a.is_multicast() || crate::host::is_v6_link_local(meta.dst),
+        let attached = match tracked {
+            Tracked::No => None,
+            Tracked::Attached(c) | Tracked::Pre(c) => Some(c),
         };
-        let first_up = || {
-            world
-                .host
-                .interfaces
-                .iter()
-                .find(|i| {
-                    i.up && !i.loopback
-                        && i.addrs
-                            .iter()
-                            .any(|(a, _)| a.is_ipv6() == meta.dst.is_ipv6())
-                })
-                .map(|i| i.name.as_str())
-        };
-        // One route-type lookup for the egress choice and pkttype.
-        let dst_type = world.fib.addr_type(meta.dst, None);
-        let (mut oif, mut to_lo): (&'e str, bool) = match dst_type {
-            RtType::Local => (world.lo.as_str(), true),
-            _ if hinted.is_some() => {
-                let h = hinted.unwrap_or_default();
-                (h, world.is_loopback(h))
-            }
-            RtType::Multicast if first_up().is_some() => (first_up().unwrap_or_default(), false),
-            _ => match world.fib.lookup(meta.dst).map(|r| r.dev).or_else(|| {
-                if scoped {
-                    first_up()
-                } else {
-                    None
-                }
-            }) {
-                Some(dev) => (dev, world.is_loopback(dev)),
-                None => {
-                    return PathResult {
-                        end: End::Dropped(DropReason::NoRoute),
-                        oif: "",
-                        ctres: attached.unwrap_or(no_ct),
-                        state: CtState::Invalid,
-                        reject: None,
-                        meta: None,
-                    }
-                }
-            },
+        let Some((mut oif, mut to_lo, dst_type)) = route_out(world, &meta, &tx) else {
+            return PathResult {
+                end: End::Dropped(DropReason::NoRoute),
+                oif: "",
+                ctres: attached.unwrap_or(no_ct),
+                state: CtState::Invalid,
+                reject: None,
+                meta: None,
+            };
         };
         let mut ctres = attached.unwrap_or(no_ct);
         let extra_reply = None;
@@ -977,7 +1043,7 @@ impl<'e> Ctx<'e> {
             ct: CtView::default(),
             l2: None,
             owner: tx.owner,
-            local_socket: attached.is_none() && tx.owner.is_some(),
+            local_socket: !matches!(tracked, Tracked::Attached(_)) && tx.owner.is_some(),
             pkttype: pkttype_of(None, dst_type),
             template: Template::default(),
             reject: None,
@@ -1003,9 +1069,9 @@ impl<'e> Ctx<'e> {
         run!(&[TableId::Raw]);
         if attached.is_none() {
             ctres = self.ct_in(&mut pkt, true);
-            if ctres.drop {
-                done!(End::Dropped(DropReason::ConntrackDrop));
-            }
+        }
+        if ctres.drop {
+            done!(End::Dropped(DropReason::ConntrackDrop));
         }
         run!(&[TableId::Mangle, TableId::Nat]);
         if pkt.meta.dst != meta.dst {
@@ -1082,9 +1148,11 @@ impl Engine {
                 observer: None,
                 trace: false,
                 nat_rng: crate::nat::NatRng::default(),
+                rec: PathRec::default(),
             },
             ct,
             icmp: IcmpRate::default(),
+            flows: FlowTable::default(),
             models: [v4, v6],
         })
     }
@@ -1109,6 +1177,7 @@ impl Engine {
         self.rt.recent = recent;
         self.rt.hashlimit = hashlimit;
         self.models = [v4, v6];
+        self.flows.flush();
         Ok(())
     }
 
@@ -1129,6 +1198,12 @@ impl Engine {
     /// leaves it set, so callers clear it (`None`) after the packet.
     pub fn set_nat_port_hint(&mut self, port: Option<u16>) {
         self.rt.nat_rng.hint = port;
+    }
+
+    /// How often established packets took a remembered path (see
+    /// [`EngineConfig::flowtable`]).
+    pub fn flowtable_stats(&self) -> FlowStats {
+        self.flows.stats
     }
 
     /// The connection tracker (read-only).
@@ -1179,6 +1254,22 @@ impl Engine {
             return;
         }
         out.packet.extend_from_slice(meta.ip_bytes(datagram));
+        let mut looped = None;
+        let mut key = None;
+        if self.flowtable_on(meta.family) {
+            let dev = self.world.dev_pos(iif);
+            let ctres = self
+                .ctx()
+                .track(now, &out.packet, &meta, false, Template::default());
+            key = self.flow_key(&ctres, false, dev, 0);
+            if let Some(k) = key {
+                if self.replay_received(k, &ctres, &meta, rx, out) {
+                    return;
+                }
+                self.rt.rec.start();
+            }
+            looped = Some((ctres, view(&self.ct, &ctres, now), 0));
+        }
         let Outcome {
             packet,
             logs,
@@ -1191,8 +1282,11 @@ impl Engine {
             rt: &mut self.rt,
             ct: &mut self.ct,
         };
-        let r = cx.input(now, iif, rx, packet, meta, None, &mut io);
+        let r = cx.input(now, iif, rx, packet, meta, looped, &mut io);
         let done = Done::take(r, &mut out.out_iface);
+        if let Some(k) = key {
+            self.remember(k, &done, &out.out_iface);
+        }
         self.finish(now, done, meta, out);
     }
 
@@ -1219,6 +1313,26 @@ impl Engine {
             }
         };
         out.packet.extend_from_slice(meta.ip_bytes(datagram));
+        let mut tracked = Tracked::No;
+        let mut key = None;
+        if self.flowtable_on(meta.family) {
+            // Routing comes before conntrack on output: a packet without a
+            // route is never tracked.
+            if let Some((oif, false, _)) = route_out(&self.world, &meta, &tx) {
+                let dev = self.world.dev_pos(oif);
+                let ctres = self
+                    .ctx()
+                    .track(now, &out.packet, &meta, true, Template::default());
+                key = self.flow_key(&ctres, true, dev, tx.mark);
+                if let Some(k) = key {
+                    if self.replay_local(k, &ctres, &meta, out) {
+                        return;
+                    }
+                    self.rt.rec.start();
+                }
+                tracked = Tracked::Pre(ctres);
+            }
+        }
         let Outcome {
             packet,
             logs,
@@ -1231,9 +1345,168 @@ impl Engine {
             rt: &mut self.rt,
             ct: &mut self.ct,
         };
-        let r = cx.output(now, packet, meta, tx, None, &mut io);
+        let r = cx.output(now, packet, meta, tx, tracked, &mut io);
         let done = Done::take(r, &mut out.out_iface);
+        if let Some(k) = key {
+            self.remember(k, &done, &out.out_iface);
+        }
         self.finish(now, done, meta, out);
+    }
+
+    fn ctx(&mut self) -> Ctx<'_> {
+        Ctx {
+            world: &self.world,
+            rt: &mut self.rt,
+            ct: &mut self.ct,
+        }
+    }
+
+    /// The flowtable may serve this family: no raw table (it runs before
+    /// conntrack knows the flow), no tracing or observer (they want every
+    /// step).
+    fn flowtable_on(&self, family: Family) -> bool {
+        let c = match family {
+            Family::V4 => &self.rt.v4,
+            Family::V6 => &self.rt.v6,
+        };
+        self.world.cfg.flowtable
+            && c.tables[TableId::Raw as usize].is_none()
+            && !self.rt.trace
+            && self.rt.observer.is_none()
+    }
+
+    fn flow_key(&self, ctres: &CtResult, local: bool, dev: u16, mark: u32) -> Option<FlowKey> {
+        if ctres.drop {
+            return None;
+        }
+        let entry = ctres.handle.and_then(|h| self.ct.entry(h));
+        FlowKey::of(ctres.info, ctres.handle, entry, local, dev, mark)
+    }
+
+    /// After a full walk of a packet the flowtable may serve: remembers its
+    /// path when nothing on it depended on more than the flow.
+    fn remember(&mut self, k: FlowKey, r: &Done, oif: &str) {
+        let rec = std::mem::take(&mut self.rt.rec);
+        if r.reject.is_some() {
+            return;
+        }
+        // The walk may have changed what the key holds (ctmark, status).
+        let Some(k2) = self.flow_key(&r.ctres, k.local, k.dev, k.mark) else {
+            return;
+        };
+        if k2 != k {
+            return;
+        }
+        let end = match r.end {
+            End::Local if !k.local => FlowEnd::Local,
+            End::Out => FlowEnd::Out {
+                dev: self.world.dev_pos(oif),
+                forward: !k.local,
+            },
+            End::Dropped(reason) => match drop_end(reason, k.local) {
+                Some(e) => e,
+                None => return,
+            },
+            _ => return,
+        };
+        self.flows.put(k, &rec, end);
+    }
+
+    /// Counts the remembered path's rules as the walk would have.
+    fn replay_counters(&mut self, family: Family, hits: &[(u8, u32)], len: u16) {
+        let c = match family {
+            Family::V4 => &mut self.rt.v4,
+            Family::V6 => &mut self.rt.v6,
+        };
+        for &(t, i) in hits {
+            if let Some(e) = c
+                .tables
+                .get_mut(usize::from(t))
+                .and_then(Option::as_mut)
+                .and_then(|t| t.entries.get_mut(i as usize))
+            {
+                e.counters.packets += 1;
+                e.counters.bytes += u64::from(len);
+            }
+        }
+    }
+
+    /// A received established packet whose path is remembered: replays it
+    /// (`false`: walk the tables).
+    fn replay_received(
+        &mut self,
+        k: FlowKey,
+        ctres: &CtResult,
+        meta: &PacketMeta,
+        rx: RxInfo,
+        out: &mut Outcome,
+    ) -> bool {
+        let Some(slot) = self.flows.get(&k).copied() else {
+            return false;
+        };
+        if let FlowEnd::Out { dev, .. } = slot.end {
+            // ip_forward's per-packet checks before FORWARD: hop limit and
+            // MTU; a packet failing them takes the walk (and its reply).
+            let mtu = self.world.mtu_at(dev);
+            let too_big = !rx.gso
+                && match meta.family {
+                    Family::V4 => {
+                        u32::from(meta.len) > mtu
+                            && out.packet.get(6).is_some_and(|b| b & 0x40 != 0)
+                    }
+                    Family::V6 => u32::from(meta.len) > mtu.max(1280),
+                };
+            if meta.ttl <= 1 || too_big {
+                return false;
+            }
+            decrease_ttl(&mut out.packet, meta.family);
+        }
+        self.replay_end(&slot, ctres, meta, out);
+        true
+    }
+
+    /// A locally generated established packet whose path is remembered.
+    fn replay_local(
+        &mut self,
+        k: FlowKey,
+        ctres: &CtResult,
+        meta: &PacketMeta,
+        out: &mut Outcome,
+    ) -> bool {
+        let Some(slot) = self.flows.get(&k).copied() else {
+            return false;
+        };
+        self.replay_end(&slot, ctres, meta, out);
+        true
+    }
+
+    fn replay_end(
+        &mut self,
+        slot: &crate::flowtable::Slot,
+        ctres: &CtResult,
+        meta: &PacketMeta,
+        out: &mut Outcome,
+    ) {
+        self.flows.stats.hits += 1;
+        self.replay_counters(meta.family, slot.hits(), meta.len);
+        out.ct = state_of(ctres.info);
+        match slot.end {
+            FlowEnd::Local => {
+                out.verdict = Verdict::Accept;
+                out.delivered_local = true;
+            }
+            FlowEnd::Out { dev, .. } => {
+                out.verdict = Verdict::Accept;
+                out.forwarded = true;
+                out.out_iface.push_str(self.world.dev_name(dev));
+            }
+            FlowEnd::Drop(reason) => {
+                out.verdict = Verdict::Drop(reason);
+                if let Some(h) = ctres.handle {
+                    self.ct.discard(h);
+                }
+            }
+        }
     }
 
     fn finish(&mut self, now: Nanos, r: Done, meta: PacketMeta, out: &mut Outcome) {
@@ -1381,7 +1654,8 @@ impl Engine {
             rt: &mut self.rt,
             ct: &mut self.ct,
         };
-        let r = cx.output(now, &mut reply, rmeta, TxInfo::default(), attached, &mut io);
+        let tracked = attached.map_or(Tracked::No, Tracked::Attached);
+        let r = cx.output(now, &mut reply, rmeta, TxInfo::default(), tracked, &mut io);
         let (end, oif) = (r.end, r.oif.to_string());
         if attached.is_none() {
             if let (Some(h), false) = (r.ctres.handle, matches!(end, End::Out | End::Local)) {

@@ -770,6 +770,7 @@ mod tests {
                     trace: None,
                     observer: None,
                     stack: &mut stack,
+                    rec: None,
                 };
                 verdicts.push(do_table(t, hook, &mut p, &mut env, &mut sinks, j == 0));
             }

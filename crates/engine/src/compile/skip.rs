@@ -238,6 +238,7 @@ mod tests {
                     trace: None,
                     observer: None,
                     stack: &mut stack,
+                    rec: None,
                 };
                 verdicts[j] = Some(do_table(
                     t,

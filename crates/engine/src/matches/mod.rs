@@ -116,6 +116,36 @@ impl CMatch {
         }
     }
 
+    /// The result is the same for every packet of one flow direction with
+    /// the same ctstate, ctstatus, ctmark and packet mark (see
+    /// `flowtable`): it reads only tuple fields, interfaces, marks and the
+    /// entry's fixed fields. Conservative: `false` when unsure.
+    pub(crate) fn flow_invariant(&self) -> bool {
+        match self {
+            // Flags and options change per segment; ports do not.
+            CMatch::Tcp(i) => i.flg_mask == 0 && i.option == 0,
+            // ICMP type and code are part of the conntrack tuple.
+            CMatch::Udp(_) | CMatch::Icmp(_) | CMatch::Icmp6(_) => true,
+            CMatch::State(_) | CMatch::Multiport(_) | CMatch::Iprange(_) => true,
+            // --ctexpire reads the clock.
+            CMatch::Conntrack(i) => i.expire.is_none(),
+            CMatch::Mark(_) | CMatch::Connmark(_) | CMatch::Comment | CMatch::Addrtype(_) => true,
+            CMatch::Recent(..)
+            | CMatch::Limit(_)
+            | CMatch::Hashlimit(..)
+            | CMatch::Connlimit(..)
+            | CMatch::Mac(_)
+            | CMatch::Pkttype(_)
+            | CMatch::Length(_)
+            | CMatch::Ttl(_)
+            | CMatch::Hl(_)
+            | CMatch::Tos(_)
+            | CMatch::Dscp(_)
+            | CMatch::Owner(_)
+            | CMatch::Rpfilter(_) => false,
+        }
+    }
+
     /// Evaluates; may set `hotdrop`.
     pub(crate) fn eval(&mut self, pkt: &Pkt, env: &mut MatchEnv, hotdrop: &mut bool) -> bool {
         match self {

@@ -59,6 +59,22 @@ pub(crate) enum TgResult {
 }
 
 impl CTarget {
+    /// Only steers the walk or decides (no packet, connection or state
+    /// change, no output): a path through it may be replayed (`flowtable`).
+    pub(crate) fn verdict_only(&self) -> bool {
+        matches!(
+            self,
+            CTarget::Continue
+                | CTarget::Accept
+                | CTarget::Drop
+                | CTarget::Return
+                | CTarget::Jump(_)
+                | CTarget::Goto(_)
+                | CTarget::Policy(_)
+                | CTarget::ChainReturn
+        )
+    }
+
     /// Name for traces.
     pub(crate) fn name(&self, t: &Table) -> String {
         match self {
