@@ -147,6 +147,22 @@ fn forwarding_errors_match_the_capture() {
     check_fwd_limits(&case("fwd_limits"));
 }
 
+/// nf_defrag: fragments reach no rule; each reassembled datagram is
+/// forwarded (or answered) whole by the engine and matches the fragments
+/// the kernel sent; outgoing fragments are put together before matching.
+fn check_fragments(dir: &Path) {
+    let s = summary(dir);
+    assert_eq!(s.unmatched_emitted, 0, "{}: {s:?}", dir.display());
+    assert_eq!(s.matched_loosely, 0, "{}: {s:?}", dir.display());
+    assert!(s.out_fragments > 0, "{}: {s:?}", dir.display());
+    assert!(s.matched > 0, "{}: {s:?}", dir.display());
+}
+
+#[test]
+fn fragments_match_the_capture() {
+    check_fragments(&case("fragments"));
+}
+
 fn live(name: &str) {
     palisade_testkit::require_root_with!(
         "ip",
@@ -168,6 +184,9 @@ fn live(name: &str) {
     }
     if name == "fwd_limits" {
         check_fwd_limits(&out);
+    }
+    if name == "fragments" {
+        check_fragments(&out);
     }
     if let Some(d) = diff(&expected, &got) {
         // The recording stays for inspection.
@@ -212,7 +231,8 @@ mod live {
         nat_random,
         nat_redirect,
         fwd_limits,
-        scan6_odd
+        scan6_odd,
+        fragments
     );
 }
 

@@ -407,7 +407,9 @@ fn decide(
             stats.accepted.fetch_add(1, Relaxed);
             msg.set_verdict(nfq::Verdict::Queue(num));
         }
-        Verdict::Drop(_) | Verdict::Pending => {
+        // The kernel's own defrag runs before the queue hook, so a
+        // fragment reaching us is a stray: dropped.
+        Verdict::Drop(_) | Verdict::Pending | Verdict::Stolen => {
             stats.dropped.fetch_add(1, Relaxed);
             msg.set_verdict(nfq::Verdict::Drop);
         }

@@ -32,6 +32,8 @@
 
 use std::collections::VecDeque;
 
+use palisade_engine::defrag::{Defrag, Gathered};
+
 use crate::capture::CapturedPacket;
 use crate::host::HostSpec;
 
@@ -100,6 +102,9 @@ pub struct ReplaySummary {
     /// Engine emissions never seen in the capture (the kernel did not send
     /// them, or sent them differently).
     pub unmatched_emitted: usize,
+    /// Outgoing fragments put back together before matching (the kernel
+    /// fragments after POSTROUTING: its hooks saw the whole datagram).
+    pub out_fragments: usize,
 }
 
 /// Pending emissions older than this (capture time) are given up on: the
@@ -119,6 +124,8 @@ pub struct Replayer<'h, E> {
     pending: VecDeque<Pending>,
     lo_pending: VecDeque<(u64, Vec<u8>)>,
     out: Vec<Emitted>,
+    /// Outgoing fragments waiting for the rest of their datagram.
+    out_frags: Defrag,
     /// Running counts.
     pub summary: ReplaySummary,
 }
@@ -132,6 +139,7 @@ impl<'h, E: ReplayEngine> Replayer<'h, E> {
             pending: VecDeque::new(),
             lo_pending: VecDeque::new(),
             out: Vec::new(),
+            out_frags: Defrag::default(),
             summary: ReplaySummary::default(),
         }
     }
@@ -207,6 +215,18 @@ impl<'h, E: ReplayEngine> Replayer<'h, E> {
         if loopback {
             self.lo_pending.push_back((p.ts_ns, p.data.to_vec()));
         }
+        let whole;
+        let p = &match self.out_frags.gather(p.ts_ns, p.data, true) {
+            Gathered::Whole => *p,
+            Gathered::Done(d) => {
+                whole = d;
+                CapturedPacket { data: &whole, ..*p }
+            }
+            Gathered::Held | Gathered::Dropped => {
+                self.summary.out_fragments += 1;
+                return;
+            }
+        };
         let oif = iface.map(|f| f.name.as_str());
         if self.consume(oif, p.data) {
             return;

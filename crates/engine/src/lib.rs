@@ -14,6 +14,7 @@
 pub mod compile;
 pub mod config;
 pub mod ctview;
+pub mod defrag;
 pub(crate) mod eval;
 pub mod flowtable;
 pub(crate) mod helper;

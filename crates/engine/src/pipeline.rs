@@ -25,6 +25,7 @@ use palisade_wire::PacketMeta;
 use crate::compile::{compile, CompileError, Compiled};
 use crate::config::EngineConfig;
 use crate::ctview::{ConnView, CtState, CtView, TupleView};
+use crate::defrag::{Defrag, Gathered};
 use crate::eval::{do_table, Owner, Pkt, Sinks, TableVerdict, Template, L2};
 use crate::flowtable::{drop_end, FlowEnd, FlowKey, FlowStats, FlowTable, PathRec};
 use crate::host::{Fib, Host, RtType};
@@ -222,6 +223,8 @@ pub struct Engine {
     icmp: IcmpRate,
     /// Remembered rule paths of established flows.
     flows: FlowTable,
+    /// Fragments waiting for the rest of their datagram.
+    defrag: Defrag,
     /// The input rulesets, for [`Engine::save_counters`].
     models: [Arc<Ruleset>; 2],
 }
@@ -1153,6 +1156,7 @@ impl Engine {
             ct,
             icmp: IcmpRate::default(),
             flows: FlowTable::default(),
+            defrag: Defrag::default(),
             models: [v4, v6],
         })
     }
@@ -1253,6 +1257,19 @@ impl Engine {
             out.verdict = Verdict::Drop(DropReason::Martian);
             return;
         }
+        let mut whole = None;
+        let (datagram, meta, reassembled) = match self.defragment(now, datagram, meta, false, out) {
+            Ok(Some((d, m))) => (&whole.insert(d)[..], m, true),
+            Ok(None) => (datagram, meta, false),
+            Err(()) => return,
+        };
+        // A reassembled datagram is too big to forward only if one of its
+        // fragments was (IPCB frag_max_size in ip_exceeds_mtu /
+        // ip6_pkt_too_big): per piece, as for a GSO aggregate.
+        let rx = RxInfo {
+            gso: rx.gso || reassembled,
+            ..rx
+        };
         out.packet.extend_from_slice(meta.ip_bytes(datagram));
         let mut looped = None;
         let mut key = None;
@@ -1312,6 +1329,12 @@ impl Engine {
                 return;
             }
         };
+        let mut whole = None;
+        let (datagram, meta) = match self.defragment(now, datagram, meta, true, out) {
+            Ok(Some((d, m))) => (&whole.insert(d)[..], m),
+            Ok(None) => (datagram, meta),
+            Err(()) => return,
+        };
         out.packet.extend_from_slice(meta.ip_bytes(datagram));
         let mut tracked = Tracked::No;
         let mut key = None;
@@ -1351,6 +1374,34 @@ impl Engine {
             self.remember(k, &done, &out.out_iface);
         }
         self.finish(now, done, meta, out);
+    }
+
+    /// nf_defrag at the head of PREROUTING / OUTPUT: `Ok(None)` carry on
+    /// with the packet as it is, `Ok(Some(..))` with the reassembled
+    /// datagram, `Err` the packet was held or dropped (`out` says).
+    #[allow(clippy::type_complexity)]
+    fn defragment(
+        &mut self,
+        now: Nanos,
+        datagram: &[u8],
+        meta: PacketMeta,
+        local: bool,
+        out: &mut Outcome,
+    ) -> Result<Option<(Vec<u8>, PacketMeta)>, ()> {
+        if meta.frag_off == 0 && !meta.more_frags {
+            return Ok(None);
+        }
+        let verdict = match self.defrag.gather(now, meta.ip_bytes(datagram), local) {
+            Gathered::Whole => return Ok(None),
+            Gathered::Done(d) => match PacketMeta::parse(&d) {
+                Ok(m) => return Ok(Some((d, m))),
+                Err(_) => Verdict::Drop(DropReason::Malformed),
+            },
+            Gathered::Held => Verdict::Stolen,
+            Gathered::Dropped => Verdict::Drop(DropReason::Defrag),
+        };
+        out.verdict = verdict;
+        Err(())
     }
 
     fn ctx(&mut self) -> Ctx<'_> {

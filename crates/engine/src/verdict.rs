@@ -44,6 +44,9 @@ pub enum DropReason {
     /// Not for us and not forwardable: received a packet for another host's
     /// link-layer address, or a martian source.
     Martian,
+    /// A fragment reassembly refused: duplicate, overlapping, beyond the
+    /// datagram's end, over 65535 bytes, or reassembly memory full.
+    Defrag,
     /// Larger than the outgoing interface's MTU and not to be fragmented
     /// (IPv4 DF, any IPv6): `ip_forward`/`ip6_forward` drop it before the
     /// FORWARD hook and answer with frag-needed / packet-too-big.
@@ -61,6 +64,10 @@ pub enum Verdict {
     Accept,
     /// Dropped, with the reason.
     Drop(DropReason),
+    /// A fragment held until its datagram is complete (`NF_STOLEN` from
+    /// nf_defrag): the whole datagram gets its own outcome when the last
+    /// fragment arrives.
+    Stolen,
     /// Handed to userspace by NFQUEUE: the engine stops here, as the kernel does
     /// until the queue's reader issues a verdict; the caller owns the packet.
     Queue {
