@@ -453,4 +453,36 @@ mod tests {
             Gathered::Whole
         );
     }
+
+    proptest::proptest! {
+        /// Any sequence of fragments, well-formed or not, in any order:
+        /// no panic, the byte account matches the queues, and a datagram
+        /// that completes is exactly the bytes that were cut.
+        #[test]
+        fn any_fragments_keep_the_books(
+            cuts in proptest::collection::vec((0usize..80, 1usize..40, proptest::bool::ANY), 1..20),
+            garbage in proptest::collection::vec(proptest::num::u8::ANY, 0..60),
+        ) {
+            let data: Vec<u8> = (0..200u8).collect();
+            let mut df = Defrag::default();
+            let _ = df.gather(0, &garbage, false);
+            for (k, (off8, len, more)) in cuts.into_iter().enumerate() {
+                let off = off8 * 8;
+                let end = (off + len).min(data.len());
+                if off >= end {
+                    continue;
+                }
+                match df.gather(k as u64, &v4(off, more, &data[off..end]), false) {
+                    Gathered::Done(d) => {
+                        let n = d.len() - 20;
+                        proptest::prop_assert_eq!(&d[20..], &data[..n]);
+                    }
+                    Gathered::Whole => proptest::prop_assert!(off == 0 && !more),
+                    Gathered::Held | Gathered::Dropped => {}
+                }
+                let sum: usize = df.queues.values().map(|q| q.held).sum();
+                proptest::prop_assert_eq!(sum, df.held);
+            }
+        }
+    }
 }
