@@ -395,6 +395,7 @@ fn compare_case(
             let (ok, status) = t.ctl("status");
             assert!(ok, "{status}");
             assert!(status.contains("Chain INPUT (policy"), "{status}");
+            assert!(status.contains("served by the flowtable"), "{status}");
             v
         });
         (k.join(), p.join())

@@ -205,14 +205,14 @@ impl State {
 
     fn status(&self) -> Answer {
         let now = self.shared.now();
-        let (c4, c6, cts) = {
+        let (c4, c6, cts, flows) = {
             let engine = match self.shared.engine.lock() {
                 Ok(g) => g,
                 Err(p) => p.into_inner(),
             };
             let (c4, c6) = engine.save_counters();
             let cts = crate::ctlist::listing(engine.conntrack().iter(now), now);
-            (c4, c6, cts)
+            (c4, c6, cts, engine.flowtable_stats())
         };
         let mut t = String::new();
         t.push_str((self.lister)(&c4, &c6).as_str());
@@ -224,6 +224,11 @@ impl State {
             t,
             "LOG lines suppressed by the global limit: {}",
             self.shared.logs_suppressed.load(Relaxed)
+        );
+        let _ = writeln!(
+            t,
+            "established packets served by the flowtable: {} (paths remembered: {})",
+            flows.hits, flows.remembered
         );
         if let Ok(k) = std::fs::read_to_string("/proc/net/netfilter/nfnetlink_queue") {
             t.push_str("\n# kernel: /proc/net/netfilter/nfnetlink_queue\n");
