@@ -201,6 +201,11 @@ fn report(full: bool) {
         "allocations per established packet: {:.3}  (must be 0)",
         allocs as f64 / (2 * iters) as f64
     );
+    let ft = e.engine.flowtable_stats();
+    println!(
+        "flowtable: {} packets replayed a remembered path, {} paths remembered",
+        ft.hits, ft.remembered
+    );
     assert_eq!(allocs, 0, "the established path allocated");
 }
 

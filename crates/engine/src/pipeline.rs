@@ -146,12 +146,14 @@ impl World {
     fn mtu(&self, name: &str) -> u32 {
         self.iface(name).map(|i| i.mtu).unwrap_or(1500)
     }
-    /// Position of an interface in the host's list (flowtable keys).
+    /// Position of an interface in the host's list (flowtable keys). Names
+    /// the routing code hands out point into that list: compared by address
+    /// first.
     fn dev_pos(&self, name: &str) -> u16 {
-        self.host
-            .interfaces
-            .iter()
-            .position(|i| i.name == name)
+        let ifs = &self.host.interfaces;
+        ifs.iter()
+            .position(|i| std::ptr::eq(i.name.as_str(), name))
+            .or_else(|| ifs.iter().position(|i| i.name == name))
             .map_or(u16::MAX, |p| p as u16)
     }
     fn dev_name(&self, pos: u16) -> &str {
@@ -1248,7 +1250,15 @@ impl Engine {
                 return;
             }
         };
-        let Some(dev) = self.world.iface(iif).filter(|i| i.up) else {
+        let Some((pos, dev)) = self
+            .world
+            .host
+            .interfaces
+            .iter()
+            .enumerate()
+            .find(|(_, i)| i.name == iif)
+            .filter(|(_, i)| i.up)
+        else {
             out.verdict = Verdict::Drop(DropReason::NoDevice);
             return;
         };
@@ -1274,7 +1284,7 @@ impl Engine {
         let mut looped = None;
         let mut key = None;
         if self.flowtable_on(meta.family) {
-            let dev = self.world.dev_pos(iif);
+            let dev = pos as u16;
             let ctres = self
                 .ctx()
                 .track(now, &out.packet, &meta, false, Template::default());
