@@ -7,7 +7,9 @@
 //! [`palisade_model::Ruleset`] into flat tables ([`table`]) with skip steps;
 //! [`eval`] is `ipt_do_table`; one file per match in `matches/` and per
 //! target in `targets/`; shared extension state (recent lists, hashlimit
-//! tables) in `state/`.
+//! tables) in `state/`; [`defrag`] is nf_defrag (fragments reassembled
+//! before conntrack); `flowtable` (≈ nf_flow_table) replays the remembered
+//! rule path of established flows, counters included.
 
 #![warn(missing_docs)]
 
