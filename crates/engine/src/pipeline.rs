@@ -577,6 +577,23 @@ fn martian_v6(src: IpAddr, dst: IpAddr) -> bool {
 }
 
 /// Decrements TTL / hop limit in place (`ip_decrease_ttl`, RFC 1624 update).
+/// `ip_exceeds_mtu` / `ip6_pkt_too_big` against the route's device MTU
+/// (ip_forward_use_pmtu off), before FORWARD: IPv4 only with DF (the rest is
+/// fragmented on output), IPv6 always (minimum 1280); a GSO aggregate (or a
+/// reassembled datagram) is checked per piece by the caller's `rx.gso`.
+/// `Some(mtu)`: too big, with the MTU the error reports.
+fn too_big(meta: &PacketMeta, data: &[u8], dev_mtu: u32, rx: RxInfo) -> Option<u32> {
+    let mtu = match meta.family {
+        Family::V4 => dev_mtu,
+        Family::V6 => dev_mtu.max(1280),
+    };
+    let df = match meta.family {
+        Family::V4 => data.get(6).is_some_and(|b| b & 0x40 != 0),
+        Family::V6 => true,
+    };
+    (!rx.gso && df && u32::from(meta.len) > mtu).then_some(mtu)
+}
+
 fn decrease_ttl(data: &mut [u8], family: Family) {
     match family {
         Family::V4 => {
@@ -968,23 +985,7 @@ impl<'e> Ctx<'e> {
             extra_reply = Some((Reply::BeyondScope, Hook::Forward));
             done!(End::Dropped(DropReason::Martian), "");
         }
-        // ip_exceeds_mtu / ip6_pkt_too_big against the route's device MTU
-        // (ip_forward_use_pmtu off), before FORWARD: IPv4 only with DF (the
-        // rest is fragmented on output), IPv6 always (minimum 1280).
-        let out_mtu = world.mtu(route.dev);
-        let too_big = !rx.gso
-            && match meta.family {
-                Family::V4 => {
-                    u32::from(pkt.meta.len) > out_mtu
-                        && pkt.data.get(6).is_some_and(|b| b & 0x40 != 0)
-                }
-                Family::V6 => u32::from(pkt.meta.len) > out_mtu.max(1280),
-            };
-        if too_big {
-            let mtu = match meta.family {
-                Family::V4 => out_mtu,
-                Family::V6 => out_mtu.max(1280),
-            };
+        if let Some(mtu) = too_big(&pkt.meta, pkt.data, world.mtu(route.dev), rx) {
             extra_reply = Some((Reply::TooBig(mtu), Hook::Forward));
             done!(End::Dropped(DropReason::TooBig), "");
         }
@@ -1304,11 +1305,7 @@ impl Engine {
             ..
         } = out;
         let mut io = Io { logs, trace };
-        let mut cx = Ctx {
-            world: &self.world,
-            rt: &mut self.rt,
-            ct: &mut self.ct,
-        };
+        let mut cx = self.ctx();
         let r = cx.input(now, iif, rx, packet, meta, looped, &mut io);
         let done = Done::take(r, &mut out.out_iface);
         if let Some(k) = key {
@@ -1373,11 +1370,7 @@ impl Engine {
             ..
         } = out;
         let mut io = Io { logs, trace };
-        let mut cx = Ctx {
-            world: &self.world,
-            rt: &mut self.rt,
-            ct: &mut self.ct,
-        };
+        let mut cx = self.ctx();
         let r = cx.output(now, packet, meta, tx, tracked, &mut io);
         let done = Done::take(r, &mut out.out_iface);
         if let Some(k) = key {
@@ -1509,15 +1502,7 @@ impl Engine {
             // ip_forward's per-packet checks before FORWARD: hop limit and
             // MTU; a packet failing them takes the walk (and its reply).
             let mtu = self.world.mtu_at(dev);
-            let too_big = !rx.gso
-                && match meta.family {
-                    Family::V4 => {
-                        u32::from(meta.len) > mtu
-                            && out.packet.get(6).is_some_and(|b| b & 0x40 != 0)
-                    }
-                    Family::V6 => u32::from(meta.len) > mtu.max(1280),
-                };
-            if meta.ttl <= 1 || too_big {
+            if meta.ttl <= 1 || too_big(meta, &out.packet, mtu, rx).is_some() {
                 return false;
             }
             decrease_ttl(&mut out.packet, meta.family);
@@ -1710,11 +1695,7 @@ impl Engine {
         let attached = attached.handle.map(|_| attached);
         let Outcome { logs, trace, .. } = out;
         let mut io = Io { logs, trace };
-        let mut cx = Ctx {
-            world: &self.world,
-            rt: &mut self.rt,
-            ct: &mut self.ct,
-        };
+        let mut cx = self.ctx();
         let tracked = attached.map_or(Tracked::No, Tracked::Attached);
         let r = cx.output(now, &mut reply, rmeta, TxInfo::default(), tracked, &mut io);
         let (end, oif) = (r.end, r.oif.to_string());
