@@ -96,10 +96,10 @@ pub struct CtTemplate {
     pub helper: Option<HelperId>,
 }
 
-/// Handle of an entry, valid for the traversal of the packet that got it.
-/// Carries the entry's generation, so a handle kept past its entry's life
-/// resolves to nothing rather than to whatever reuses the slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Handle of an entry. Carries the entry's generation, so a handle kept
+/// past its entry's life resolves to nothing rather than to whatever reuses
+/// the slot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct CtHandle {
     slot: u32,
     gen: u32,
@@ -168,6 +168,8 @@ pub struct Conntrack {
     confirmed: usize,
     allocated: usize,
     gc_cursor: usize,
+    /// Packets since the last sweep ([`Conntrack::gc_step`]).
+    gc_calls: u32,
     gc_early_drop: bool,
     stats: CtStats,
     /// Generation of the next allocated entry.
@@ -208,6 +210,7 @@ impl Conntrack {
             confirmed: 0,
             allocated: 0,
             gc_cursor: 0,
+            gc_calls: 0,
             gc_early_drop: false,
             stats: CtStats::default(),
             next_gen: 0,
@@ -615,6 +618,70 @@ impl Conntrack {
         self.invalid()
     }
 
+    /// [`Conntrack::packet_in`] for a packet whose entry and direction the
+    /// caller already knows (a flow cache keyed on the packet's own header
+    /// fields, as nf_flow_table's lookup is): the tuple is neither built nor
+    /// hashed. `Known::Stale` (nothing changed) when `h` no longer names a
+    /// live confirmed entry — the caller then takes [`Conntrack::packet_in`],
+    /// which finds, reaps or creates as usual; `Known::Reopen` when a SYN
+    /// killed the closed entry it hit (packet_in's second round: call
+    /// packet_in again to open the new one).
+    ///
+    /// The caller guarantees what packet_in would have checked before its
+    /// lookup: no NOTRACK template, zone 0, not a fragment, a TCP or UDP
+    /// header present, and that the packet's tuple is `h`'s tuple in
+    /// direction `dir`.
+    pub fn packet_known(
+        &mut self,
+        now: Nanos,
+        h: CtHandle,
+        dir: usize,
+        datagram: &[u8],
+        meta: &PacketMeta,
+        from_local: bool,
+    ) -> Known {
+        let Some(c) = self.entry(h) else {
+            return Known::Stale;
+        };
+        if !c.is_confirmed() || c.status.has(Status::DYING) || c.is_expired(now) {
+            return Known::Stale;
+        }
+        let st = c.status;
+        self.last_now = self.last_now.max(now);
+        self.stats.found += 1;
+        let info = if dir == 1 {
+            CtInfo::EstablishedReply
+        } else if st.has(Status::SEEN_REPLY) {
+            CtInfo::Established
+        } else if st.has(Status::EXPECTED) {
+            CtInfo::Related
+        } else {
+            CtInfo::New
+        };
+        let idx = h.slot;
+        let check_csum = !from_local && self.cfg.checksum;
+        match self.handle_packet(now, idx, dir, datagram, meta, check_csum) {
+            Handled::Accept => {
+                if dir == 1 {
+                    if let Some(c) = self.slab[idx as usize].as_mut() {
+                        c.status.set(Status::SEEN_REPLY);
+                    }
+                }
+                Known::Done(CtResult {
+                    info,
+                    handle: Some(h),
+                    drop: false,
+                })
+            }
+            // Confirmed: nothing to release.
+            Handled::Invalid => Known::Done(self.invalid()),
+            Handled::Repeat => {
+                self.kill(idx, true);
+                Known::Reopen
+            }
+        }
+    }
+
     fn invalid(&mut self) -> CtResult {
         self.stats.invalid += 1;
         CtResult::bare(CtInfo::Invalid)
@@ -958,6 +1025,21 @@ impl Conntrack {
         }
     }
 
+    /// The per-packet share of the sweep: every [`GC_EVERY`]th call sweeps
+    /// `budget * GC_EVERY` slots, so the table is walked at the same pace as
+    /// a per-packet sweep of `budget` while most packets pay nothing (the
+    /// kernel's gc_worker also runs in batches, not per packet). Lookups
+    /// treat expired entries as gone, so the batching changes only when
+    /// memory is reclaimed.
+    #[inline]
+    pub fn gc_step(&mut self, now: Nanos, budget: usize) {
+        self.gc_calls += 1;
+        if self.gc_calls >= GC_EVERY {
+            self.gc_calls = 0;
+            self.gc(now, budget * GC_EVERY as usize);
+        }
+    }
+
     /// Budgeted sweep (`gc_worker`): visits up to `budget` slots, reaps
     /// expired entries and frees dying ones; after a table-full drop, while
     /// the table is above 95 % of `nf_conntrack_max`, also evicts
@@ -1004,6 +1086,9 @@ impl Conntrack {
     }
 }
 
+/// Packets per batched sweep ([`Conntrack::gc_step`]).
+pub const GC_EVERY: u32 = 16;
+
 /// Five `write_u64`s: cheaper than hashing the words as a byte slice.
 #[inline]
 fn hash_words(state: &FixedState, w: [u64; 5]) -> u64 {
@@ -1013,6 +1098,17 @@ fn hash_words(state: &FixedState, w: [u64; 5]) -> u64 {
         h.write_u64(x);
     }
     h.finish()
+}
+
+/// What [`Conntrack::packet_known`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Known {
+    /// Tracked: the packet's ctinfo and entry.
+    Done(CtResult),
+    /// The handle is stale; nothing was done.
+    Stale,
+    /// A SYN closed the entry; track the packet again to open a new one.
+    Reopen,
 }
 
 enum Handled {

@@ -9,7 +9,9 @@
 //! target in `targets/`; shared extension state (recent lists, hashlimit
 //! tables) in `state/`; [`defrag`] is nf_defrag (fragments reassembled
 //! before conntrack); `flowtable` (≈ nf_flow_table) replays the remembered
-//! rule path of established flows, counters included.
+//! rule path of established flows, counters included, and `flowcache` (≈ its
+//! lookup by header fields) finds their conntrack entry and route without a
+//! tuple hash.
 
 #![warn(missing_docs)]
 
@@ -18,6 +20,7 @@ pub mod config;
 pub mod ctview;
 pub mod defrag;
 pub(crate) mod eval;
+pub(crate) mod flowcache;
 pub mod flowtable;
 pub(crate) mod helper;
 pub mod host;

@@ -137,6 +137,9 @@ struct Flow {
     cseq: u32,
     sseq: u32,
     step: u32,
+    /// Send a RST next, then open the same tuple again (a SYN on the closed
+    /// entry: conntrack kills it and tracks a new one).
+    reset: bool,
 }
 
 enum Op {
@@ -178,6 +181,9 @@ fn build(
             if flags & 1 != 0 {
                 t = t.fin();
             }
+            if flags & 4 != 0 {
+                t = t.rst();
+            }
             if flags & 8 != 0 {
                 t = t.psh();
             }
@@ -199,6 +205,18 @@ fn build(
 impl Flow {
     /// The next packet of the flow, advancing its sequence numbers.
     fn next_op(&mut self, rng: &mut Rng) -> Op {
+        if self.reset && self.proto == 6 && self.step > 1 {
+            self.reset = false;
+            let rst = build(self.client, self.server, 64, self, true, 4, 0);
+            self.step = 0;
+            self.cseq = rng.next() as u32;
+            self.sseq = rng.next() as u32;
+            return match self.kind {
+                Kind::Local => Op::Receive("eth0", rst),
+                Kind::Forward => Op::Receive("eth1", rst),
+                Kind::Outbound => Op::Send(rst, 0),
+            };
+        }
         let to_server = self.step == 0 || rng.below(2) == 0;
         let first = self.step == 0;
         let second = self.step == 1;
@@ -290,6 +308,7 @@ fn new_flow(rng: &mut Rng, i: u32) -> Flow {
         cseq: rng.next() as u32,
         sseq: rng.next() as u32,
         step: 0,
+        reset: false,
     }
 }
 
@@ -326,6 +345,13 @@ fn flowtable_changes_no_outcome_and_no_counter() {
             let i = rng.below(flows.len() as u64) as usize;
             if rng.below(200) == 0 {
                 flows[i] = new_flow(&mut rng, 40 + k);
+            } else if rng.below(150) == 0 {
+                flows[i].reset = true;
+            }
+            if rng.below(4000) == 0 {
+                // Long enough for UDP, ICMP and closing TCP entries to
+                // expire: the same tuples then open new entries.
+                now += 200_000 * MS;
             }
             let what = format!("ruleset {n}, packet {k}");
             match flows[i].next_op(&mut rng) {
