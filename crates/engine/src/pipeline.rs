@@ -1297,13 +1297,13 @@ impl Engine {
         let mut key = None;
         if self.flowtable_on(meta.family) {
             let dev = pos as u16;
-            let fk = FastKey::of(&meta, false);
+            let fk = FastKey::of(meta, false);
             let cached = fk.and_then(|k| self.fast.get(&k));
-            let ctres = self.track_flow(now, &out.packet, &meta, false, cached);
+            let ctres = self.track_flow(now, &out.packet, meta, false, cached);
             key = self.flow_key(&ctres, false, dev, 0);
             if let Some(k) = key {
                 self.cache_flow(fk, cached, k, dev);
-                if self.replay_received(k, &ctres, &meta, rx, out) {
+                if self.replay_received(k, &ctres, meta, rx, out) {
                     return;
                 }
                 self.rt.rec.start();
@@ -1362,21 +1362,21 @@ impl Engine {
         if self.flowtable_on(meta.family) {
             // Routing comes before conntrack on output: a packet without a
             // route is never tracked.
-            let fk = FastKey::of(&meta, true).filter(|_| tx.oif.is_none());
+            let fk = FastKey::of(meta, true).filter(|_| tx.oif.is_none());
             let cached = fk.and_then(|k| self.fast.get(&k));
             let dev = match cached {
                 Some(c) => Some(c.dev),
-                None => match route_out(&self.world, &meta, &tx) {
+                None => match route_out(&self.world, meta, &tx) {
                     Some((oif, false, _)) => Some(self.world.dev_pos(oif)),
                     _ => None,
                 },
             };
             if let Some(dev) = dev {
-                let ctres = self.track_flow(now, &out.packet, &meta, true, cached);
+                let ctres = self.track_flow(now, &out.packet, meta, true, cached);
                 key = self.flow_key(&ctres, true, dev, tx.mark);
                 if let Some(k) = key {
                     self.cache_flow(fk, cached, k, dev);
-                    if self.replay_local(k, &ctres, &meta, out) {
+                    if self.replay_local(k, &ctres, meta, out) {
                         return;
                     }
                     self.rt.rec.start();
