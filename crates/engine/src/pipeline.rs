@@ -1278,8 +1278,13 @@ impl Engine {
             out.verdict = Verdict::Drop(DropReason::Martian);
             return;
         }
-        let Ok(whole) = self.defragment(now, datagram, meta, false, out) else {
-            return;
+        let whole = if meta.frag_off == 0 && !meta.more_frags {
+            None
+        } else {
+            match self.defragment(now, datagram, meta, false, out) {
+                Ok(w) => w,
+                Err(()) => return,
+            }
         };
         let (datagram, meta, reassembled) = match &whole {
             Some((d, m)) => (&d[..], m, true),
@@ -1349,8 +1354,13 @@ impl Engine {
             out.verdict = Verdict::Drop(DropReason::Malformed);
             return;
         };
-        let Ok(whole) = self.defragment(now, datagram, meta, true, out) else {
-            return;
+        let whole = if meta.frag_off == 0 && !meta.more_frags {
+            None
+        } else {
+            match self.defragment(now, datagram, meta, true, out) {
+                Ok(w) => w,
+                Err(()) => return,
+            }
         };
         let (datagram, meta) = match &whole {
             Some((d, m)) => (&d[..], m),
@@ -1404,6 +1414,7 @@ impl Engine {
     /// with the packet as it is, `Ok(Some(..))` with the reassembled
     /// datagram, `Err` the packet was held or dropped (`out` says).
     #[allow(clippy::type_complexity)]
+    #[cold]
     fn defragment(
         &mut self,
         now: Nanos,
@@ -1525,25 +1536,6 @@ impl Engine {
         self.flows.put(k, &rec, end);
     }
 
-    /// Counts the remembered path's rules as the walk would have.
-    fn replay_counters(&mut self, family: Family, hits: &[(u8, u32)], len: u16) {
-        let c = match family {
-            Family::V4 => &mut self.rt.v4,
-            Family::V6 => &mut self.rt.v6,
-        };
-        for &(t, i) in hits {
-            if let Some(e) = c
-                .tables
-                .get_mut(usize::from(t))
-                .and_then(Option::as_mut)
-                .and_then(|t| t.entries.get_mut(i as usize))
-            {
-                e.counters.packets += 1;
-                e.counters.bytes += u64::from(len);
-            }
-        }
-    }
-
     /// A received established packet whose path is remembered: replays it
     /// (`false`: walk the tables).
     fn replay_received(
@@ -1554,10 +1546,10 @@ impl Engine {
         rx: RxInfo,
         out: &mut Outcome,
     ) -> bool {
-        let Some(slot) = self.flows.get(&k).copied() else {
+        let Some(end) = self.flows.get(&k).map(|s| s.end) else {
             return false;
         };
-        if let FlowEnd::Out { dev, .. } = slot.end {
+        if let FlowEnd::Out { dev, .. } = end {
             // ip_forward's per-packet checks before FORWARD: hop limit and
             // MTU; a packet failing them takes the walk (and its reply).
             let mtu = self.world.mtu_at(dev);
@@ -1566,7 +1558,7 @@ impl Engine {
             }
             decrease_ttl(&mut out.packet, meta.family);
         }
-        self.replay_end(&slot, ctres, meta, out);
+        self.replay_end(&k, ctres, meta, out);
         true
     }
 
@@ -1578,24 +1570,42 @@ impl Engine {
         meta: &PacketMeta,
         out: &mut Outcome,
     ) -> bool {
-        let Some(slot) = self.flows.get(&k).copied() else {
-            return false;
-        };
-        self.replay_end(&slot, ctres, meta, out);
-        true
+        self.replay_end(&k, ctres, meta, out)
     }
 
+    /// Replays the path remembered for `k` (`false`: none is).
     fn replay_end(
         &mut self,
-        slot: &crate::flowtable::Slot,
+        k: &FlowKey,
         ctres: &CtResult,
         meta: &PacketMeta,
         out: &mut Outcome,
-    ) {
+    ) -> bool {
+        // The slot is read in place (not copied out) while the counters it
+        // names are incremented: disjoint fields of the engine.
+        let Some(slot) = self.flows.get(k) else {
+            return false;
+        };
+        let c = match meta.family {
+            Family::V4 => &mut self.rt.v4,
+            Family::V6 => &mut self.rt.v6,
+        };
+        let len = u64::from(meta.len);
+        for &(t, i) in slot.hits() {
+            if let Some(e) = c
+                .tables
+                .get_mut(usize::from(t))
+                .and_then(Option::as_mut)
+                .and_then(|t| t.entries.get_mut(i as usize))
+            {
+                e.counters.packets += 1;
+                e.counters.bytes += len;
+            }
+        }
+        let end = slot.end;
         self.flows.stats.hits += 1;
-        self.replay_counters(meta.family, slot.hits(), meta.len);
         out.ct = state_of(ctres.info);
-        match slot.end {
+        match end {
             FlowEnd::Local => {
                 out.verdict = Verdict::Accept;
                 out.delivered_local = true;
@@ -1612,6 +1622,7 @@ impl Engine {
                 }
             }
         }
+        true
     }
 
     fn finish(&mut self, now: Nanos, r: Done, meta: PacketMeta, out: &mut Outcome) {
