@@ -752,15 +752,19 @@ impl Conntrack {
         };
         let confirmed = c.is_confirmed();
         let fixed = c.status.has(Status::FIXED_TIMEOUT);
-        let refresh = |c: &mut Entry, t: Nanos| {
-            if !fixed {
-                c.expires = if confirmed {
-                    conn::deadline(now, t)
-                } else {
-                    conn::ticks_of(t)
-                };
-            }
-        };
+        // A macro, not a closure: the closure was not inlined, and every
+        // tracked packet refreshes its timer.
+        macro_rules! refresh {
+            ($c:expr, $t:expr) => {
+                if !fixed {
+                    $c.expires = if confirmed {
+                        conn::deadline(now, $t)
+                    } else {
+                        conn::ticks_of($t)
+                    };
+                }
+            };
+        }
         let mut kill_after = false;
         let mut ignored = false;
         let res = match (&mut c.l4, meta.l4) {
@@ -817,7 +821,7 @@ impl Conntrack {
                             c.status.set(Status::ASSURED);
                         }
                         if let Some(t) = timeout {
-                            refresh(c, t);
+                            refresh!(c, t);
                         }
                         // nf_ct_kill_acct: the packet keeps its ctinfo.
                         kill_after = kill;
@@ -859,12 +863,12 @@ impl Conntrack {
                     } else {
                         (cfg.udp, false)
                     };
-                    refresh(c, t);
+                    refresh!(c, t);
                     if stream && !c.status.has(Status::NAT_CLASH) {
                         c.status.set(Status::ASSURED);
                     }
                 } else {
-                    refresh(c, cfg.udp);
+                    refresh!(c, cfg.udp);
                 }
                 Handled::Accept
             }
@@ -874,29 +878,29 @@ impl Conntrack {
                 if !matches!(c.icmp_type(), 8 | 13 | 15 | 17) {
                     return Handled::Invalid;
                 }
-                refresh(c, cfg.icmp);
+                refresh!(c, cfg.icmp);
                 Handled::Accept
             }
             (L4::Plain, L4Meta::Icmp6(_)) => {
                 if !confirmed && !matches!(c.icmp_type(), 128 | 139) {
                     return Handled::Invalid;
                 }
-                refresh(c, cfg.icmpv6);
+                refresh!(c, cfg.icmpv6);
                 Handled::Accept
             }
             (L4::Plain, L4Meta::Other) if meta.proto == 47 => {
                 // nf_conntrack_proto_gre.c gre_packet: a replied GRE flow is a
                 // "stream" (longer timeout, ASSURED); keys only matter for PPTP.
                 if c.status.has(Status::SEEN_REPLY) {
-                    refresh(c, cfg.gre_stream);
+                    refresh!(c, cfg.gre_stream);
                     c.status.set(Status::ASSURED);
                 } else {
-                    refresh(c, cfg.gre);
+                    refresh!(c, cfg.gre);
                 }
                 Handled::Accept
             }
             (L4::Plain, L4Meta::Other) => {
-                refresh(c, cfg.generic);
+                refresh!(c, cfg.generic);
                 Handled::Accept
             }
             _ => Handled::Invalid,
