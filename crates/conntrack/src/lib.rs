@@ -544,16 +544,7 @@ impl Conntrack {
                     let st = self.slab[i as usize]
                         .as_ref()
                         .map_or(Status(0), |c| c.status);
-                    let info = if d == 1 {
-                        CtInfo::EstablishedReply
-                    } else if st.has(Status::SEEN_REPLY) {
-                        CtInfo::Established
-                    } else if st.has(Status::EXPECTED) {
-                        CtInfo::Related
-                    } else {
-                        CtInfo::New
-                    };
-                    (i, d, info)
+                    (i, d, info_of(d, st))
                 }
                 Lookup::Missing => {
                     let Some(reply) = tuple.invert() else {
@@ -649,15 +640,7 @@ impl Conntrack {
         let st = c.status;
         self.last_now = self.last_now.max(now);
         self.stats.found += 1;
-        let info = if dir == 1 {
-            CtInfo::EstablishedReply
-        } else if st.has(Status::SEEN_REPLY) {
-            CtInfo::Established
-        } else if st.has(Status::EXPECTED) {
-            CtInfo::Related
-        } else {
-            CtInfo::New
-        };
+        let info = info_of(dir, st);
         let idx = h.slot;
         let check_csum = !from_local && self.cfg.checksum;
         match self.handle_packet(now, idx, dir, datagram, meta, check_csum) {
@@ -1102,6 +1085,21 @@ fn hash_words(state: &FixedState, w: [u64; 5]) -> u64 {
         h.write_u64(x);
     }
     h.finish()
+}
+
+/// The ctinfo of a packet travelling in direction `dir` of an entry with
+/// status `st`, as `resolve_normal_ct` assigns it.
+#[inline]
+fn info_of(dir: usize, st: Status) -> CtInfo {
+    if dir == 1 {
+        CtInfo::EstablishedReply
+    } else if st.has(Status::SEEN_REPLY) {
+        CtInfo::Established
+    } else if st.has(Status::EXPECTED) {
+        CtInfo::Related
+    } else {
+        CtInfo::New
+    }
 }
 
 /// What [`Conntrack::packet_known`] did.

@@ -1278,13 +1278,8 @@ impl Engine {
             out.verdict = Verdict::Drop(DropReason::Martian);
             return;
         }
-        let whole = if meta.frag_off == 0 && !meta.more_frags {
-            None
-        } else {
-            match self.defragment(now, datagram, meta, false, out) {
-                Ok(w) => w,
-                Err(()) => return,
-            }
+        let Ok(whole) = self.defragment(now, datagram, meta, false, out) else {
+            return;
         };
         let (datagram, meta, reassembled) = match &whole {
             Some((d, m)) => (&d[..], m, true),
@@ -1354,13 +1349,8 @@ impl Engine {
             out.verdict = Verdict::Drop(DropReason::Malformed);
             return;
         };
-        let whole = if meta.frag_off == 0 && !meta.more_frags {
-            None
-        } else {
-            match self.defragment(now, datagram, meta, true, out) {
-                Ok(w) => w,
-                Err(()) => return,
-            }
+        let Ok(whole) = self.defragment(now, datagram, meta, true, out) else {
+            return;
         };
         let (datagram, meta) = match &whole {
             Some((d, m)) => (&d[..], m),
@@ -1414,7 +1404,7 @@ impl Engine {
     /// with the packet as it is, `Ok(Some(..))` with the reassembled
     /// datagram, `Err` the packet was held or dropped (`out` says).
     #[allow(clippy::type_complexity)]
-    #[cold]
+    #[inline]
     fn defragment(
         &mut self,
         now: Nanos,
@@ -1426,6 +1416,21 @@ impl Engine {
         if meta.frag_off == 0 && !meta.more_frags {
             return Ok(None);
         }
+        self.reassemble(now, datagram, meta, local, out)
+    }
+
+    /// [`Engine::defragment`] for a fragment: out of line, as fragments are
+    /// rare and the check before it is on every packet's path.
+    #[allow(clippy::type_complexity)]
+    #[cold]
+    fn reassemble(
+        &mut self,
+        now: Nanos,
+        datagram: &[u8],
+        meta: &PacketMeta,
+        local: bool,
+        out: &mut Outcome,
+    ) -> Result<Option<(Vec<u8>, PacketMeta)>, ()> {
         let verdict = match self.defrag.gather(now, meta.ip_bytes(datagram), local) {
             Gathered::Whole => return Ok(None),
             Gathered::Done(d) => match PacketMeta::parse(&d) {
