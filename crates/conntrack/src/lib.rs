@@ -579,34 +579,56 @@ impl Conntrack {
                     }
                 }
             };
-            match self.handle_packet(now, idx, dir, datagram, meta, check_csum) {
-                Handled::Accept => {
-                    if let Some(c) = self.slab[idx as usize].as_mut() {
-                        if dir == 1 {
-                            c.status.set(Status::SEEN_REPLY);
-                        }
-                    }
-                    return CtResult {
-                        info,
-                        handle: Some(self.handle(idx)),
-                        drop: false,
-                    };
-                }
-                Handled::Invalid => {
-                    if self.slab[idx as usize]
-                        .as_ref()
-                        .is_some_and(|c| !c.is_confirmed())
-                    {
-                        self.release(idx);
-                    }
-                    return self.invalid();
-                }
-                Handled::Repeat => {
-                    self.kill(idx, true);
-                }
+            if let Some(r) = self.track_entry(now, idx, dir, info, datagram, meta, check_csum) {
+                return r;
             }
         }
         self.invalid()
+    }
+
+    /// The per-packet work on the entry a packet belongs to, once found (or
+    /// created): protocol tracking, then SEEN_REPLY on an accepted reply, an
+    /// unconfirmed entry released on INVALID. `None`: a SYN reopened a
+    /// closed entry, which is now killed; the packet must be tracked again.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn track_entry(
+        &mut self,
+        now: Nanos,
+        idx: u32,
+        dir: usize,
+        info: CtInfo,
+        datagram: &[u8],
+        meta: &PacketMeta,
+        check_csum: bool,
+    ) -> Option<CtResult> {
+        match self.handle_packet(now, idx, dir, datagram, meta, check_csum) {
+            Handled::Accept => {
+                if let Some(c) = self.slab[idx as usize].as_mut() {
+                    if dir == 1 {
+                        c.status.set(Status::SEEN_REPLY);
+                    }
+                }
+                Some(CtResult {
+                    info,
+                    handle: Some(self.handle(idx)),
+                    drop: false,
+                })
+            }
+            Handled::Invalid => {
+                if self.slab[idx as usize]
+                    .as_ref()
+                    .is_some_and(|c| !c.is_confirmed())
+                {
+                    self.release(idx);
+                }
+                Some(self.invalid())
+            }
+            Handled::Repeat => {
+                self.kill(idx, true);
+                None
+            }
+        }
     }
 
     /// [`Conntrack::packet_in`] for a packet whose entry and direction the
@@ -641,27 +663,10 @@ impl Conntrack {
         self.last_now = self.last_now.max(now);
         self.stats.found += 1;
         let info = info_of(dir, st);
-        let idx = h.slot;
         let check_csum = !from_local && self.cfg.checksum;
-        match self.handle_packet(now, idx, dir, datagram, meta, check_csum) {
-            Handled::Accept => {
-                if dir == 1 {
-                    if let Some(c) = self.slab[idx as usize].as_mut() {
-                        c.status.set(Status::SEEN_REPLY);
-                    }
-                }
-                Known::Done(CtResult {
-                    info,
-                    handle: Some(h),
-                    drop: false,
-                })
-            }
-            // Confirmed: nothing to release.
-            Handled::Invalid => Known::Done(self.invalid()),
-            Handled::Repeat => {
-                self.kill(idx, true);
-                Known::Reopen
-            }
+        match self.track_entry(now, h.slot, dir, info, datagram, meta, check_csum) {
+            Some(r) => Known::Done(r),
+            None => Known::Reopen,
         }
     }
 

@@ -1303,7 +1303,7 @@ impl Engine {
             key = self.flow_key(&ctres, false, dev, 0);
             if let Some(k) = key {
                 self.cache_flow(fk, cached, k, dev);
-                if self.replay_received(k, &ctres, meta, rx, out) {
+                if self.replay(&k, &ctres, meta, rx, out) {
                     return;
                 }
                 self.rt.rec.start();
@@ -1376,7 +1376,7 @@ impl Engine {
                 key = self.flow_key(&ctres, true, dev, tx.mark);
                 if let Some(k) = key {
                     self.cache_flow(fk, cached, k, dev);
-                    if self.replay_local(k, &ctres, meta, out) {
+                    if self.replay(&k, &ctres, meta, RxInfo::default(), out) {
                         return;
                     }
                     self.rt.rec.start();
@@ -1541,20 +1541,24 @@ impl Engine {
         self.flows.put(k, &rec, end);
     }
 
-    /// A received established packet whose path is remembered: replays it
-    /// (`false`: walk the tables).
-    fn replay_received(
+    /// Replays the path remembered for `k`, an established packet's
+    /// (`false`: none is, or a forwarded packet fails the per-packet checks;
+    /// walk the tables). `rx`: the received packet's link details (locally
+    /// generated ones are never forwarded).
+    fn replay(
         &mut self,
-        k: FlowKey,
+        k: &FlowKey,
         ctres: &CtResult,
         meta: &PacketMeta,
         rx: RxInfo,
         out: &mut Outcome,
     ) -> bool {
-        let Some(end) = self.flows.get(&k).map(|s| s.end) else {
+        // The slot is read in place (not copied out) while the counters it
+        // names are incremented: disjoint fields of the engine.
+        let Some(slot) = self.flows.get(k) else {
             return false;
         };
-        if let FlowEnd::Out { dev, .. } = end {
+        if let FlowEnd::Out { dev, forward: true } = slot.end {
             // ip_forward's per-packet checks before FORWARD: hop limit and
             // MTU; a packet failing them takes the walk (and its reply).
             let mtu = self.world.mtu_at(dev);
@@ -1563,34 +1567,6 @@ impl Engine {
             }
             decrease_ttl(&mut out.packet, meta.family);
         }
-        self.replay_end(&k, ctres, meta, out);
-        true
-    }
-
-    /// A locally generated established packet whose path is remembered.
-    fn replay_local(
-        &mut self,
-        k: FlowKey,
-        ctres: &CtResult,
-        meta: &PacketMeta,
-        out: &mut Outcome,
-    ) -> bool {
-        self.replay_end(&k, ctres, meta, out)
-    }
-
-    /// Replays the path remembered for `k` (`false`: none is).
-    fn replay_end(
-        &mut self,
-        k: &FlowKey,
-        ctres: &CtResult,
-        meta: &PacketMeta,
-        out: &mut Outcome,
-    ) -> bool {
-        // The slot is read in place (not copied out) while the counters it
-        // names are incremented: disjoint fields of the engine.
-        let Some(slot) = self.flows.get(k) else {
-            return false;
-        };
         let c = match meta.family {
             Family::V4 => &mut self.rt.v4,
             Family::V6 => &mut self.rt.v6,
