@@ -199,18 +199,18 @@ enum Key {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PackedTcp {
     /// td_end, td_maxend, td_maxwin, td_maxack per side.
-    win: [[u32; 4]; 2],
-    last_ack: u32,
-    last_end: u32,
-    scale: [u8; 2],
-    flags: [u8; 2],
-    state: TcpState,
-    last_dir: u8,
-    last_index: u8,
-    retrans: u8,
-    last_wscale: u8,
-    last_flags: u8,
-    last_win: u16,
+    pub(crate) win: [[u32; 4]; 2],
+    pub(crate) last_ack: u32,
+    pub(crate) last_end: u32,
+    pub(crate) scale: [u8; 2],
+    pub(crate) flags: [u8; 2],
+    pub(crate) state: TcpState,
+    pub(crate) last_dir: u8,
+    pub(crate) last_index: u8,
+    pub(crate) retrans: u8,
+    pub(crate) last_wscale: u8,
+    pub(crate) last_flags: u8,
+    pub(crate) last_win: u16,
 }
 
 impl From<&TcpConn> for PackedTcp {

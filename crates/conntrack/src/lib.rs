@@ -590,8 +590,11 @@ impl Conntrack {
     /// created): protocol tracking, then SEEN_REPLY on an accepted reply, an
     /// unconfirmed entry released on INVALID. `None`: a SYN reopened a
     /// closed entry, which is now killed; the packet must be tracked again.
+    // Always inlined: returned through memory, its result was written with
+    // narrow stores and read back whole, a store-forwarding stall on every
+    // established packet.
     #[allow(clippy::too_many_arguments)]
-    #[inline]
+    #[inline(always)]
     fn track_entry(
         &mut self,
         now: Nanos,
@@ -740,6 +743,7 @@ impl Conntrack {
         };
         let confirmed = c.is_confirmed();
         let fixed = c.status.has(Status::FIXED_TIMEOUT);
+        let (status, gen) = (c.status, c.gen());
         // A macro, not a closure: the closure was not inlined, and every
         // tracked packet refreshes its timer.
         macro_rules! refresh {
@@ -757,7 +761,6 @@ impl Conntrack {
         let mut ignored = false;
         let res = match (&mut c.l4, meta.l4) {
             (L4::Tcp(packed), L4Meta::Tcp(th)) => {
-                let mut tc = TcpConn::from(&*packed);
                 // tcp_error
                 let seg_len = usize::from(meta.len).saturating_sub(usize::from(meta.l4_off));
                 if th.hdr_len < 20 || seg_len < usize::from(th.hdr_len) {
@@ -778,12 +781,20 @@ impl Conntrack {
                     window: th.window,
                     payload_len: th.payload_len,
                     options: datagram.get(opt_start..opt_end).unwrap_or(&[]),
-                    receiver_offset: if c.status.has(Status::SEQ_ADJUST) {
-                        helpers.seq_offset(idx, c.gen(), 1 - dir, th.ack.wrapping_sub(1))
+                    receiver_offset: if status.has(Status::SEQ_ADJUST) {
+                        helpers.seq_offset(idx, gen, 1 - dir, th.ack.wrapping_sub(1))
                     } else {
                         0
                     },
                 };
+                let settled = Status::SEEN_REPLY | Status::ASSURED;
+                if confirmed && status.0 & settled == settled {
+                    if let Some(t) = tcp::established_ack(packed, dir, &seg, cfg) {
+                        refresh!(c, t);
+                        return Handled::Accept;
+                    }
+                }
+                let mut tc = TcpConn::from(&*packed);
                 if !confirmed {
                     match tcp::TcpConn::new_from(&seg, cfg.tcp_loose) {
                         Some(n) => tc = n,
