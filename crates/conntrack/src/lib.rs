@@ -656,7 +656,12 @@ impl Conntrack {
         meta: &PacketMeta,
         from_local: bool,
     ) -> Known {
-        let Some(c) = self.entry(h) else {
+        let Some(c) = self
+            .slab
+            .get_mut(h.slot as usize)
+            .and_then(Option::as_mut)
+            .filter(|e| e.gen() == h.gen)
+        else {
             return Known::Stale;
         };
         if !c.is_confirmed() || c.status.has(Status::DYING) || c.is_expired(now) {
@@ -667,6 +672,25 @@ impl Conntrack {
         self.stats.found += 1;
         let info = info_of(dir, st);
         let check_csum = !from_local && self.cfg.checksum;
+        // The commonest packet of all, an in-window ACK on a settled TCP
+        // connection, straight to the tracker's fast path: what
+        // handle_packet and track_entry would do for it, without their
+        // generality (nothing else changes: SEEN_REPLY is already set).
+        let settled = Status::SEEN_REPLY | Status::ASSURED;
+        let odd = Status::SEQ_ADJUST | Status::FIXED_TIMEOUT;
+        if st.0 & (settled | odd) == settled {
+            if let (L4::Tcp(p), L4Meta::Tcp(th)) = (&mut c.l4, &meta.l4) {
+                let seg = tcp_segment(datagram, meta, th, check_csum);
+                if let Some(t) = seg.and_then(|s| tcp::established_ack(p, dir, &s, &self.cfg)) {
+                    c.expires = conn::deadline(now, t);
+                    return Known::Done(CtResult {
+                        info,
+                        handle: Some(h),
+                        drop: false,
+                    });
+                }
+            }
+        }
         match self.track_entry(now, h.slot, dir, info, datagram, meta, check_csum) {
             Some(r) => Known::Done(r),
             None => Known::Reopen,
@@ -761,32 +785,13 @@ impl Conntrack {
         let mut ignored = false;
         let res = match (&mut c.l4, meta.l4) {
             (L4::Tcp(packed), L4Meta::Tcp(th)) => {
-                // tcp_error
-                let seg_len = usize::from(meta.len).saturating_sub(usize::from(meta.l4_off));
-                if th.hdr_len < 20 || seg_len < usize::from(th.hdr_len) {
+                let Some(mut seg) = tcp_segment(datagram, meta, &th, check_csum) else {
                     return Handled::Invalid;
-                }
-                if check_csum && !checksum::verify_l4(datagram, meta) {
-                    return Handled::Invalid;
-                }
-                if !tcp::flags_valid(th.flags) {
-                    return Handled::Invalid;
-                }
-                let opt_start = usize::from(meta.l4_off) + 20;
-                let opt_end = usize::from(meta.l4_off) + usize::from(th.hdr_len);
-                let seg = tcp::Seg {
-                    seq: th.seq,
-                    ack: th.ack,
-                    flags: th.flags,
-                    window: th.window,
-                    payload_len: th.payload_len,
-                    options: datagram.get(opt_start..opt_end).unwrap_or(&[]),
-                    receiver_offset: if status.has(Status::SEQ_ADJUST) {
-                        helpers.seq_offset(idx, gen, 1 - dir, th.ack.wrapping_sub(1))
-                    } else {
-                        0
-                    },
                 };
+                if status.has(Status::SEQ_ADJUST) {
+                    seg.receiver_offset =
+                        helpers.seq_offset(idx, gen, 1 - dir, th.ack.wrapping_sub(1));
+                }
                 let settled = Status::SEEN_REPLY | Status::ASSURED;
                 if confirmed && status.0 & settled == settled {
                     if let Some(t) = tcp::established_ack(packed, dir, &seg, cfg) {
@@ -1101,6 +1106,38 @@ fn hash_words(state: &FixedState, w: [u64; 5]) -> u64 {
         h.write_u64(x);
     }
     h.finish()
+}
+
+/// `tcp_error` (header length, checksum, flags) and, if the segment passes,
+/// what the TCP tracker reads of it (no NAT sequence offset).
+#[inline(always)]
+fn tcp_segment<'a>(
+    datagram: &'a [u8],
+    meta: &PacketMeta,
+    th: &palisade_wire::TcpMeta,
+    check_csum: bool,
+) -> Option<tcp::Seg<'a>> {
+    let seg_len = usize::from(meta.len).saturating_sub(usize::from(meta.l4_off));
+    if th.hdr_len < 20 || seg_len < usize::from(th.hdr_len) {
+        return None;
+    }
+    if check_csum && !checksum::verify_l4(datagram, meta) {
+        return None;
+    }
+    if !tcp::flags_valid(th.flags) {
+        return None;
+    }
+    let opt_start = usize::from(meta.l4_off) + 20;
+    let opt_end = usize::from(meta.l4_off) + usize::from(th.hdr_len);
+    Some(tcp::Seg {
+        seq: th.seq,
+        ack: th.ack,
+        flags: th.flags,
+        window: th.window,
+        payload_len: th.payload_len,
+        options: datagram.get(opt_start..opt_end).unwrap_or(&[]),
+        receiver_offset: 0,
+    })
 }
 
 /// The ctinfo of a packet travelling in direction `dir` of an entry with
