@@ -1281,7 +1281,7 @@ impl Engine {
         let Ok(whole) = self.defragment(now, datagram, meta, false, out) else {
             return;
         };
-        let (datagram, meta, reassembled) = match &whole {
+        let (datagram, meta, reassembled) = match whole.as_deref() {
             Some((d, m)) => (&d[..], m, true),
             None => (datagram, meta, false),
         };
@@ -1297,7 +1297,7 @@ impl Engine {
         let mut key = None;
         if self.flowtable_on(meta.family) {
             let dev = pos as u16;
-            let fk = FastKey::of(meta, false);
+            let fk = FastKey::of(meta, &out.packet, false);
             let cached = fk.and_then(|k| self.fast.get(&k));
             let ctres = self.track_flow(now, &out.packet, meta, false, cached);
             key = self.flow_key(&ctres, false, dev, 0);
@@ -1352,7 +1352,7 @@ impl Engine {
         let Ok(whole) = self.defragment(now, datagram, meta, true, out) else {
             return;
         };
-        let (datagram, meta) = match &whole {
+        let (datagram, meta) = match whole.as_deref() {
             Some((d, m)) => (&d[..], m),
             None => (datagram, meta),
         };
@@ -1362,7 +1362,7 @@ impl Engine {
         if self.flowtable_on(meta.family) {
             // Routing comes before conntrack on output: a packet without a
             // route is never tracked.
-            let fk = FastKey::of(meta, true).filter(|_| tx.oif.is_none());
+            let fk = FastKey::of(meta, &out.packet, true).filter(|_| tx.oif.is_none());
             let cached = fk.and_then(|k| self.fast.get(&k));
             let dev = match cached {
                 Some(c) => Some(c.dev),
@@ -1402,7 +1402,9 @@ impl Engine {
 
     /// nf_defrag at the head of PREROUTING / OUTPUT: `Ok(None)` carry on
     /// with the packet as it is, `Ok(Some(..))` with the reassembled
-    /// datagram, `Err` the packet was held or dropped (`out` says).
+    /// datagram, `Err` the packet was held or dropped (`out` says). Boxed:
+    /// every packet carries the result, one pointer is cheaper to test and
+    /// drop than the datagram and descriptor inline.
     #[allow(clippy::type_complexity)]
     #[inline]
     fn defragment(
@@ -1412,7 +1414,7 @@ impl Engine {
         meta: &PacketMeta,
         local: bool,
         out: &mut Outcome,
-    ) -> Result<Option<(Vec<u8>, PacketMeta)>, ()> {
+    ) -> Result<Option<Box<(Vec<u8>, PacketMeta)>>, ()> {
         if meta.frag_off == 0 && !meta.more_frags {
             return Ok(None);
         }
@@ -1430,11 +1432,11 @@ impl Engine {
         meta: &PacketMeta,
         local: bool,
         out: &mut Outcome,
-    ) -> Result<Option<(Vec<u8>, PacketMeta)>, ()> {
+    ) -> Result<Option<Box<(Vec<u8>, PacketMeta)>>, ()> {
         let verdict = match self.defrag.gather(now, meta.ip_bytes(datagram), local) {
             Gathered::Whole => return Ok(None),
             Gathered::Done(d) => match PacketMeta::parse(&d) {
-                Ok(m) => return Ok(Some((d, m))),
+                Ok(m) => return Ok(Some(Box::new((d, m)))),
                 Err(_) => Verdict::Drop(DropReason::Malformed),
             },
             Gathered::Held => Verdict::Stolen,
