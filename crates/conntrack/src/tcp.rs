@@ -894,7 +894,7 @@ pub fn packet(
 /// unpacking the stored state, every special case checked in turn) was
 /// half of an established packet's conntrack time; `fast_path_is_packet`
 /// checks the two agree on random states and segments.
-#[inline]
+#[inline(always)]
 pub(crate) fn established_ack(
     p: &mut PackedTcp,
     dir: usize,
@@ -907,12 +907,12 @@ pub(crate) fn established_ack(
     {
         return None;
     }
-    let (sd, rd) = (dir & 1, (dir & 1) ^ 1);
-    let (s, r) = (p.win[sd], p.win[rd]);
-    // td_end, td_maxend, td_maxwin, td_maxack.
-    let [s_end, s_maxend, s_maxwin, s_maxack] = s;
-    let [r_end, r_maxend, r_maxwin, _] = r;
-    if s_maxwin == 0 {
+    let sd = dir & 1;
+    let rd = sd ^ 1;
+    // td_end, td_maxend, td_maxwin, td_maxack; sender and receiver.
+    let [w0, w1] = &mut p.win;
+    let (s, r) = if sd == 0 { (w0, w1) } else { (w1, w0) };
+    if s[2] == 0 {
         return None;
     }
     let (seq, ack) = (seg.seq, seg.ack);
@@ -921,43 +921,36 @@ pub(crate) fn established_ack(
         parse_sack(seg.options, &mut sack);
     }
     let end = seq.wrapping_add(seg.payload_len);
-    let maxackwin = s_maxwin.max(MAXACKWINCONST);
-    let in_bounds = before(seq, s_maxend.wrapping_add(1))
-        && before(sack, r_end.wrapping_add(1))
-        && (r_maxwin == 0 || after(end, s_end.wrapping_sub(r_maxwin).wrapping_sub(1)))
-        && after(sack, r_end.wrapping_sub(maxackwin).wrapping_sub(1));
+    let maxackwin = s[2].max(MAXACKWINCONST);
+    let in_bounds = before(seq, s[1].wrapping_add(1))
+        && before(sack, r[0].wrapping_add(1))
+        && (r[2] == 0 || after(end, s[0].wrapping_sub(r[2]).wrapping_sub(1)))
+        && after(sack, r[0].wrapping_sub(maxackwin).wrapping_sub(1));
     if !in_bounds {
         return None;
     }
     let win = u32::from(seg.window) << p.scale[sd];
-    let swin = win.wrapping_add(sack.wrapping_sub(ack));
+    s[2] = s[2].max(win.wrapping_add(sack.wrapping_sub(ack)));
     let mut sflags = p.flags[sd];
-    let mut sn = s;
-    sn[2] = s_maxwin.max(swin);
-    if after(end, s_end) {
-        sn[0] = end;
+    if after(end, s[0]) {
+        s[0] = end;
         sflags |= flag::DATA_UNACKNOWLEDGED;
     }
-    if sflags & flag::MAXACK_SET == 0 || after(ack, s_maxack) {
-        sn[3] = ack;
+    if sflags & flag::MAXACK_SET == 0 || after(ack, s[3]) {
+        s[3] = ack;
         sflags |= flag::MAXACK_SET;
     }
-    let mut rn = r;
-    if r_maxwin != 0 && after(end, s_maxend) {
-        rn[2] = r_maxwin.wrapping_add(end.wrapping_sub(s_maxend));
+    if r[2] != 0 && after(end, s[1]) {
+        r[2] = r[2].wrapping_add(end.wrapping_sub(s[1]));
     }
     let right = sack.wrapping_add(win);
-    if after(right, r_maxend.wrapping_sub(1)) {
-        rn[1] = right.wrapping_add(u32::from(win == 0));
+    if after(right, r[1].wrapping_sub(1)) {
+        r[1] = right.wrapping_add(u32::from(win == 0));
     }
-    let mut rflags = p.flags[rd];
-    if ack == r_end {
-        rflags &= !flag::DATA_UNACKNOWLEDGED;
+    if ack == r[0] {
+        p.flags[rd] &= !flag::DATA_UNACKNOWLEDGED;
     }
-    p.win[sd] = sn;
-    p.win[rd] = rn;
     p.flags[sd] = sflags;
-    p.flags[rd] = rflags;
     if usize::from(p.last_dir) == sd
         && p.last_end == end
         && p.last_ack == ack
