@@ -647,6 +647,10 @@ impl Conntrack {
     /// lookup: no NOTRACK template, zone 0, not a fragment, a TCP or UDP
     /// header present, and that the packet's tuple is `h`'s tuple in
     /// direction `dir`.
+    // Always inlined (its general path is out of line): returned through
+    // memory, `Known` is written field by field and read back whole, which
+    // stalls on store forwarding.
+    #[inline(always)]
     pub fn packet_known(
         &mut self,
         now: Nanos,
@@ -683,16 +687,29 @@ impl Conntrack {
                 let seg = tcp_segment(datagram, meta, th, check_csum);
                 if let Some(t) = seg.and_then(|s| tcp::established_ack(p, dir, &s, &self.cfg)) {
                     c.expires = conn::deadline(now, t);
-                    return Known::Done(CtResult {
-                        info,
-                        handle: Some(h),
-                        drop: false,
-                    });
+                    return Known::Done(info);
                 }
             }
         }
+        self.known_general(now, h, dir, info, datagram, meta, check_csum)
+    }
+
+    /// [`Conntrack::packet_known`] past its fast path: out of line, so the
+    /// fast path stays small enough to inline into the caller's loop.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn known_general(
+        &mut self,
+        now: Nanos,
+        h: CtHandle,
+        dir: usize,
+        info: CtInfo,
+        datagram: &[u8],
+        meta: &PacketMeta,
+        check_csum: bool,
+    ) -> Known {
         match self.track_entry(now, h.slot, dir, info, datagram, meta, check_csum) {
-            Some(r) => Known::Done(r),
+            Some(r) => Known::Done(r.info),
             None => Known::Reopen,
         }
     }
@@ -1158,12 +1175,31 @@ fn info_of(dir: usize, st: Status) -> CtInfo {
 /// What [`Conntrack::packet_known`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Known {
-    /// Tracked: the packet's ctinfo and entry.
-    Done(CtResult),
+    /// Tracked: the packet's ctinfo. The packet carries the handle's entry
+    /// unless INVALID (then none), so the ctinfo says it all ([`Known::result`]):
+    /// a `CtResult` returned here was written field by field and copied
+    /// whole, a store-forwarding stall on every established packet.
+    Done(CtInfo),
     /// The handle is stale; nothing was done.
     Stale,
     /// A SYN closed the entry; track the packet again to open a new one.
     Reopen,
+}
+
+impl Known {
+    /// The [`CtResult`] of a packet [`Conntrack::packet_known`] tracked on
+    /// `h`; `None` unless [`Known::Done`].
+    #[inline]
+    pub fn result(self, h: CtHandle) -> Option<CtResult> {
+        match self {
+            Known::Done(info) => Some(CtResult {
+                info,
+                handle: (info != CtInfo::Invalid).then_some(h),
+                drop: false,
+            }),
+            Known::Stale | Known::Reopen => None,
+        }
+    }
 }
 
 enum Handled {

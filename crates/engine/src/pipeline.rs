@@ -15,7 +15,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use palisade_conntrack::{Conntrack, CtInfo, CtResult, CtTemplate, Known, Status};
+use palisade_conntrack::{Conntrack, CtInfo, CtResult, CtTemplate, Status};
 use palisade_model::matches::PktType;
 use palisade_model::targets::RejectWith;
 use palisade_model::{Family, Hook, Ruleset, TableId};
@@ -672,6 +672,17 @@ fn route_out<'w>(
 
 /// How conntrack stands for a locally generated packet entering OUTPUT.
 #[derive(Clone, Copy)]
+/// What [`Engine::flow`] did.
+enum Flow {
+    /// The remembered path was replayed: `out` holds the outcome.
+    Served,
+    /// Conntrack ran (the tables must walk); the key under which the walk's
+    /// path may be remembered.
+    Tracked(CtResult, Option<FlowKey>),
+    /// A locally generated packet without a route: nothing ran.
+    Unrouted,
+}
+
 enum Tracked {
     /// Not yet: the conntrack hook runs after raw.
     No,
@@ -1296,19 +1307,16 @@ impl Engine {
         let mut looped = None;
         let mut key = None;
         if self.flowtable_on(meta.family) {
-            let dev = pos as u16;
             let fk = FastKey::of(meta, &out.packet, false);
-            let cached = fk.and_then(|k| self.fast.get(&k));
-            let ctres = self.track_flow(now, &out.packet, meta, false, cached);
-            key = self.flow_key(&ctres, false, dev, 0);
-            if let Some(k) = key {
-                self.cache_flow(fk, cached, k, dev);
-                if self.replay(&k, &ctres, meta, rx, out) {
-                    return;
+            let dev = pos as u16;
+            match self.flow(now, meta, fk, false, |_, _| Some(dev), 0, rx, out) {
+                Flow::Served => return,
+                Flow::Tracked(ctres, k) => {
+                    key = k;
+                    looped = Some((ctres, view(&self.ct, &ctres, now), 0));
                 }
-                self.rt.rec.start();
+                Flow::Unrouted => {}
             }
-            looped = Some((ctres, view(&self.ct, &ctres, now), 0));
         }
         let Outcome {
             packet,
@@ -1360,28 +1368,19 @@ impl Engine {
         let mut tracked = Tracked::No;
         let mut key = None;
         if self.flowtable_on(meta.family) {
-            // Routing comes before conntrack on output: a packet without a
-            // route is never tracked.
             let fk = FastKey::of(meta, &out.packet, true).filter(|_| tx.oif.is_none());
-            let cached = fk.and_then(|k| self.fast.get(&k));
-            let dev = match cached {
-                Some(c) => Some(c.dev),
-                None => match route_out(&self.world, meta, &tx) {
-                    Some((oif, false, _)) => Some(self.world.dev_pos(oif)),
-                    _ => None,
-                },
+            let route = |world: &World, meta: &PacketMeta| match route_out(world, meta, &tx) {
+                Some((oif, false, _)) => Some(world.dev_pos(oif)),
+                _ => None,
             };
-            if let Some(dev) = dev {
-                let ctres = self.track_flow(now, &out.packet, meta, true, cached);
-                key = self.flow_key(&ctres, true, dev, tx.mark);
-                if let Some(k) = key {
-                    self.cache_flow(fk, cached, k, dev);
-                    if self.replay(&k, &ctres, meta, RxInfo::default(), out) {
-                        return;
-                    }
-                    self.rt.rec.start();
+            let rx = RxInfo::default();
+            match self.flow(now, meta, fk, true, route, tx.mark, rx, out) {
+                Flow::Served => return,
+                Flow::Tracked(ctres, k) => {
+                    key = k;
+                    tracked = Tracked::Pre(ctres);
                 }
-                tracked = Tracked::Pre(ctres);
+                Flow::Unrouted => {}
             }
         }
         let Outcome {
@@ -1468,8 +1467,53 @@ impl Engine {
             && self.rt.observer.is_none()
     }
 
+    /// The flowtable's share of a packet it may serve: conntrack on the
+    /// entry the flow cache names (else by lookup), then the remembered
+    /// path if there is one. `route`: the output interface of a locally
+    /// generated packet the cache does not know (routing comes before
+    /// conntrack on output: a packet without a route is never tracked), the
+    /// input interface of a received one. One function out of line with
+    /// its steps inlined: the established packet's whole fast path, its
+    /// values kept in registers rather than returned through memory and
+    /// reloaded (which stalled on store forwarding).
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn flow(
+        &mut self,
+        now: Nanos,
+        meta: &PacketMeta,
+        fk: Option<FastKey>,
+        local: bool,
+        route: impl FnOnce(&World, &PacketMeta) -> Option<u16>,
+        mark: u32,
+        rx: RxInfo,
+        out: &mut Outcome,
+    ) -> Flow {
+        let cached = fk.and_then(|k| self.fast.get(&k));
+        let dev = match cached {
+            Some(c) if local => c.dev,
+            _ => match route(&self.world, meta) {
+                Some(d) => d,
+                None => return Flow::Unrouted,
+            },
+        };
+        let ctres = self.track_flow(now, &out.packet, meta, local, cached);
+        let key = self.flow_key(&ctres, local, dev, mark);
+        if let Some(k) = key {
+            self.cache_flow(fk, cached, k, dev);
+            if self.replay(&k, &ctres, meta, rx, out) {
+                return Flow::Served;
+            }
+            self.rt.rec.start();
+        }
+        Flow::Tracked(ctres, key)
+    }
+
     /// Conntrack for a packet the flowtable may serve: on the entry the
-    /// flow cache names when it has one, else by lookup.
+    /// flow cache names when it has one, else by lookup. Inlined (the
+    /// general paths are out of line): its frame and memory-returned result
+    /// cost as much as the fast path itself.
+    #[inline(always)]
     fn track_flow(
         &mut self,
         now: Nanos,
@@ -1480,18 +1524,32 @@ impl Engine {
     ) -> CtResult {
         if let Some(c) = cached {
             let dir = usize::from(c.reply);
-            if let Known::Done(r) = self.ct.packet_known(now, c.handle, dir, data, meta, local) {
+            let known = self.ct.packet_known(now, c.handle, dir, data, meta, local);
+            if let Some(r) = known.result(c.handle) {
                 if r.info != CtInfo::Related {
                     return r;
                 }
                 return self.ctx().tracked(now, r);
             }
         }
+        self.track_lookup(now, data, meta, local)
+    }
+
+    /// [`Engine::track_flow`] without a usable cache entry.
+    #[inline(never)]
+    fn track_lookup(
+        &mut self,
+        now: Nanos,
+        data: &[u8],
+        meta: &PacketMeta,
+        local: bool,
+    ) -> CtResult {
         self.ctx()
             .track(now, data, meta, local, Template::default())
     }
 
     /// Caches the entry (and route) of a packet the flowtable may serve.
+    #[inline(always)]
     fn cache_flow(&mut self, fk: Option<FastKey>, cached: Option<Cached>, k: FlowKey, dev: u16) {
         let Some(fk) = fk else {
             return;
@@ -1506,6 +1564,7 @@ impl Engine {
         }
     }
 
+    #[inline(always)]
     fn flow_key(&self, ctres: &CtResult, local: bool, dev: u16, mark: u32) -> Option<FlowKey> {
         if ctres.drop {
             return None;
@@ -1547,6 +1606,7 @@ impl Engine {
     /// (`false`: none is, or a forwarded packet fails the per-packet checks;
     /// walk the tables). `rx`: the received packet's link details (locally
     /// generated ones are never forwarded).
+    #[inline(always)]
     fn replay(
         &mut self,
         k: &FlowKey,
