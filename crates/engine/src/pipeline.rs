@@ -1307,9 +1307,12 @@ impl Engine {
         let mut looped = None;
         let mut key = None;
         if self.flowtable_on(meta.family) {
-            let fk = FastKey::of(meta, &out.packet, false);
+            // From the caller's bytes, not the copy in `out` just made: a
+            // load from that copy stalls until its wide stores retire.
+            let data = meta.ip_bytes(datagram);
+            let fk = FastKey::of(meta, data, false);
             let dev = pos as u16;
-            match self.flow(now, meta, fk, false, |_, _| Some(dev), 0, rx, out) {
+            match self.flow(now, data, meta, fk, false, |_, _| Some(dev), 0, rx, out) {
                 Flow::Served => return,
                 Flow::Tracked(ctres, k) => {
                     key = k;
@@ -1368,13 +1371,14 @@ impl Engine {
         let mut tracked = Tracked::No;
         let mut key = None;
         if self.flowtable_on(meta.family) {
-            let fk = FastKey::of(meta, &out.packet, true).filter(|_| tx.oif.is_none());
+            let data = meta.ip_bytes(datagram);
+            let fk = FastKey::of(meta, data, true).filter(|_| tx.oif.is_none());
             let route = |world: &World, meta: &PacketMeta| match route_out(world, meta, &tx) {
                 Some((oif, false, _)) => Some(world.dev_pos(oif)),
                 _ => None,
             };
             let rx = RxInfo::default();
-            match self.flow(now, meta, fk, true, route, tx.mark, rx, out) {
+            match self.flow(now, data, meta, fk, true, route, tx.mark, rx, out) {
                 Flow::Served => return,
                 Flow::Tracked(ctres, k) => {
                     key = k;
@@ -1469,7 +1473,8 @@ impl Engine {
 
     /// The flowtable's share of a packet it may serve: conntrack on the
     /// entry the flow cache names (else by lookup), then the remembered
-    /// path if there is one. `route`: the output interface of a locally
+    /// path if there is one. `data`: the datagram `meta` describes (the
+    /// caller's, equal to `out.packet`). `route`: the output interface of a locally
     /// generated packet the cache does not know (routing comes before
     /// conntrack on output: a packet without a route is never tracked), the
     /// input interface of a received one. One function out of line with
@@ -1481,6 +1486,7 @@ impl Engine {
     fn flow(
         &mut self,
         now: Nanos,
+        data: &[u8],
         meta: &PacketMeta,
         fk: Option<FastKey>,
         local: bool,
@@ -1497,7 +1503,7 @@ impl Engine {
                 None => return Flow::Unrouted,
             },
         };
-        let ctres = self.track_flow(now, &out.packet, meta, local, cached);
+        let ctres = self.track_flow(now, data, meta, local, cached);
         let key = self.flow_key(&ctres, local, dev, mark);
         if let Some(k) = key {
             self.cache_flow(fk, cached, k, dev);
