@@ -1310,9 +1310,8 @@ impl Engine {
             // From the caller's bytes, not the copy in `out` just made: a
             // load from that copy stalls until its wide stores retire.
             let data = meta.ip_bytes(datagram);
-            let fk = FastKey::of(meta, data, false);
             let dev = pos as u16;
-            match self.flow(now, data, meta, fk, false, |_, _| Some(dev), 0, rx, out) {
+            match self.flow(now, data, meta, false, true, |_, _| Some(dev), 0, rx, out) {
                 Flow::Served => return,
                 Flow::Tracked(ctres, k) => {
                     key = k;
@@ -1372,13 +1371,15 @@ impl Engine {
         let mut key = None;
         if self.flowtable_on(meta.family) {
             let data = meta.ip_bytes(datagram);
-            let fk = FastKey::of(meta, data, true).filter(|_| tx.oif.is_none());
+            // The route is cached only when it depends on the destination
+            // alone (the socket chose no interface).
+            let cacheable = tx.oif.is_none();
             let route = |world: &World, meta: &PacketMeta| match route_out(world, meta, &tx) {
                 Some((oif, false, _)) => Some(world.dev_pos(oif)),
                 _ => None,
             };
             let rx = RxInfo::default();
-            match self.flow(now, data, meta, fk, true, route, tx.mark, rx, out) {
+            match self.flow(now, data, meta, true, cacheable, route, tx.mark, rx, out) {
                 Flow::Served => return,
                 Flow::Tracked(ctres, k) => {
                     key = k;
@@ -1474,7 +1475,8 @@ impl Engine {
     /// The flowtable's share of a packet it may serve: conntrack on the
     /// entry the flow cache names (else by lookup), then the remembered
     /// path if there is one. `data`: the datagram `meta` describes (the
-    /// caller's, equal to `out.packet`). `route`: the output interface of a locally
+    /// caller's, equal to `out.packet`); `cacheable`: the flow cache may
+    /// serve it. `route`: the output interface of a locally
     /// generated packet the cache does not know (routing comes before
     /// conntrack on output: a packet without a route is never tracked), the
     /// input interface of a received one. One function out of line with
@@ -1488,13 +1490,14 @@ impl Engine {
         now: Nanos,
         data: &[u8],
         meta: &PacketMeta,
-        fk: Option<FastKey>,
         local: bool,
+        cacheable: bool,
         route: impl FnOnce(&World, &PacketMeta) -> Option<u16>,
         mark: u32,
         rx: RxInfo,
         out: &mut Outcome,
     ) -> Flow {
+        let fk = FastKey::of(meta, data, local).filter(|_| cacheable);
         let cached = fk.and_then(|k| self.fast.get(&k));
         let dev = match cached {
             Some(c) if local => c.dev,
