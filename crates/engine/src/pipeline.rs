@@ -232,6 +232,8 @@ pub struct Engine {
     defrag: Defrag,
     /// The input rulesets, for [`Engine::save_counters`].
     models: [Arc<Ruleset>; 2],
+    /// The flowtable may serve IPv4, IPv6 packets ([`Engine::update_flow_on`]).
+    flow_on: [bool; 2],
 }
 
 impl std::fmt::Debug for Engine {
@@ -1162,7 +1164,7 @@ impl Engine {
             .unwrap_or_else(|| "lo".to_string());
         let ct = Conntrack::new(cfg.ct.clone());
         let stack = Vec::with_capacity(c4.max_stack().max(c6.max_stack()));
-        Ok(Engine {
+        let mut engine = Engine {
             world: World { host, fib, cfg, lo },
             rt: Runtime {
                 v4: c4,
@@ -1181,7 +1183,10 @@ impl Engine {
             fast: FlowCache::default(),
             defrag: Defrag::default(),
             models: [v4, v6],
-        })
+            flow_on: [false; 2],
+        };
+        engine.update_flow_on();
+        Ok(engine)
     }
 
     /// Swaps in new rulesets, keeping conntrack, recent lists and hashlimit
@@ -1205,17 +1210,20 @@ impl Engine {
         self.rt.hashlimit = hashlimit;
         self.models = [v4, v6];
         self.flows.flush();
+        self.update_flow_on();
         Ok(())
     }
 
     /// Installs an observer that sees every traversal step.
     pub fn set_observer(&mut self, obs: Option<Box<dyn Observer>>) {
         self.rt.observer = obs;
+        self.update_flow_on();
     }
 
     /// Collects traversal steps into [`Outcome::trace`].
     pub fn set_trace(&mut self, on: bool) {
         self.rt.trace = on;
+        self.update_flow_on();
     }
 
     /// A port (or ICMP id) for the next NAT port search to try first: replay
@@ -1458,18 +1466,24 @@ impl Engine {
         }
     }
 
-    /// The flowtable may serve this family: no raw table (it runs before
-    /// conntrack knows the flow), no tracing or observer (they want every
-    /// step).
-    fn flowtable_on(&self, family: Family) -> bool {
-        let c = match family {
-            Family::V4 => &self.rt.v4,
-            Family::V6 => &self.rt.v6,
+    /// Whether the flowtable may serve packets of each family: no raw table
+    /// (it runs before conntrack knows the flow), no tracing or observer
+    /// (they want every step). Kept in [`Engine::flow_on`], as every packet
+    /// asks; called whenever one of those changes.
+    fn update_flow_on(&mut self) {
+        let on = |c: &Compiled| {
+            self.world.cfg.flowtable
+                && c.tables[TableId::Raw as usize].is_none()
+                && !self.rt.trace
+                && self.rt.observer.is_none()
         };
-        self.world.cfg.flowtable
-            && c.tables[TableId::Raw as usize].is_none()
-            && !self.rt.trace
-            && self.rt.observer.is_none()
+        self.flow_on = [on(&self.rt.v4), on(&self.rt.v6)];
+    }
+
+    /// The flowtable may serve this family ([`Engine::update_flow_on`]).
+    #[inline]
+    fn flowtable_on(&self, family: Family) -> bool {
+        self.flow_on[usize::from(family == Family::V6)]
     }
 
     /// The flowtable's share of a packet it may serve: conntrack on the
