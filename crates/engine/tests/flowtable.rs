@@ -393,3 +393,68 @@ fn flowtable_changes_no_outcome_and_no_counter() {
         assert_eq!(slow.flowtable_stats().hits, 0);
     }
 }
+
+/// A TCP segment between the client 10.0.0.9:40000 and the host's port 22.
+fn ssh(to_host: bool, syn: bool, seq: u32, ack: Option<u32>) -> Vec<u8> {
+    let (src, dst, sp, dp) = if to_host {
+        ([10, 0, 0, 9], [10, 0, 0, 2], 40000, 22)
+    } else {
+        ([10, 0, 0, 2], [10, 0, 0, 9], 22, 40000)
+    };
+    let mut t = PacketBuilder::ipv4(src, dst, 64).tcp(sp, dp, seq, 64000);
+    if syn {
+        t = t.syn();
+    }
+    if let Some(a) = ack {
+        t = t.ack(a);
+    }
+    let mut v = Vec::new();
+    t.write(&mut v, b"").unwrap();
+    v
+}
+
+struct Steps(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl palisade_engine::Observer for Steps {
+    fn step(&mut self, _: &palisade_engine::TraceEvent<'_>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Tracing or an observer wants every step: turning either on after paths
+/// were remembered sends established packets back to the full walk, and
+/// turning it off lets the flowtable serve them again.
+#[test]
+fn tracing_and_observers_bypass_the_flowtable() {
+    let mut e = engine(RULESETS[0], true);
+    let mut o = Outcome::new();
+    let mut now = 1_000 * MS;
+    e.receive(now, "eth0", &ssh(true, true, 100, None), &mut o);
+    e.send_local(now, &ssh(false, true, 500, Some(101)), &mut o);
+    let mut established = |e: &mut Engine, o: &mut Outcome| {
+        now += MS;
+        e.receive(now, "eth0", &ssh(true, false, 101, Some(501)), o);
+        assert_eq!(o.verdict, palisade_engine::Verdict::Accept);
+        e.flowtable_stats().hits
+    };
+    established(&mut e, &mut o);
+    let served = established(&mut e, &mut o);
+    assert!(served > 0, "the flowtable serves the flow");
+
+    e.set_trace(true);
+    assert_eq!(established(&mut e, &mut o), served, "traced: full walk");
+    assert!(!o.trace.is_empty(), "the walk was traced");
+    e.set_trace(false);
+    assert_eq!(established(&mut e, &mut o), served + 1);
+
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    e.set_observer(Some(Box::new(Steps(seen.clone()))));
+    assert_eq!(
+        established(&mut e, &mut o),
+        served + 1,
+        "observed: full walk"
+    );
+    assert!(seen.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    e.set_observer(None);
+    assert_eq!(established(&mut e, &mut o), served + 2);
+}
