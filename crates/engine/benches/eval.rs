@@ -13,15 +13,11 @@ use palisade_model::{AddrMask, Family, IpFilter, Match, Policy, Rule, Ruleset, T
 
 fn host() -> Host {
     Host {
-        interfaces: vec![Interface {
-            name: "eth0".into(),
-            index: 2,
-            addrs: vec![("10.0.0.1".parse().unwrap(), 8)],
-            mtu: 1500,
-            up: true,
-            loopback: false,
-            broadcast: None,
-        }],
+        interfaces: vec![Interface::up(
+            "eth0",
+            2,
+            &[("10.0.0.1".parse().unwrap(), 8)],
+        )],
         routes: vec![],
         forwarding_v4: false,
         forwarding_v6: false,

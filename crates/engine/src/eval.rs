@@ -382,22 +382,12 @@ pub(crate) mod tests {
 
     pub(crate) fn test_host() -> Host {
         Host {
-            interfaces: vec![Interface {
-                name: "eth0".into(),
-                index: 2,
-                addrs: vec![("192.168.1.10".parse().unwrap(), 24)],
-                mtu: 1500,
-                up: true,
-                loopback: false,
-                broadcast: None,
-            }],
-            routes: vec![Route {
-                dst: "0.0.0.0".parse().unwrap(),
-                prefix: 0,
-                gateway: Some("192.168.1.1".parse().unwrap()),
-                dev: "eth0".into(),
-                prefsrc: None,
-            }],
+            interfaces: vec![Interface::up(
+                "eth0",
+                2,
+                &[("192.168.1.10".parse().unwrap(), 24)],
+            )],
+            routes: vec![Route::default_via("192.168.1.1".parse().unwrap(), "eth0")],
             forwarding_v4: false,
             forwarding_v6: false,
         }

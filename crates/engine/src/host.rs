@@ -46,6 +46,40 @@ pub struct Route {
     pub prefsrc: Option<IpAddr>,
 }
 
+impl Interface {
+    /// An interface that is up with `addrs` (address, prefix length): MTU
+    /// 1500, or a loopback device with MTU 65536 when named `lo`.
+    pub fn up(name: &str, index: u32, addrs: &[(IpAddr, u8)]) -> Interface {
+        let loopback = name == "lo";
+        Interface {
+            name: name.to_string(),
+            index,
+            addrs: addrs.to_vec(),
+            mtu: if loopback { 65536 } else { 1500 },
+            up: true,
+            loopback,
+            broadcast: None,
+        }
+    }
+}
+
+impl Route {
+    /// The default route (`0.0.0.0/0` or `::/0`, the gateway's family) via
+    /// `gateway` on `dev`.
+    pub fn default_via(gateway: IpAddr, dev: &str) -> Route {
+        Route {
+            dst: match gateway {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            },
+            prefix: 0,
+            gateway: Some(gateway),
+            dev: dev.to_string(),
+            prefsrc: None,
+        }
+    }
+}
+
 /// The host: interfaces, extra routes, forwarding switches.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Host {
@@ -326,38 +360,17 @@ pub(crate) fn is_v6_link_local(a: IpAddr) -> bool {
 mod tests {
     use super::*;
 
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
     fn host() -> Host {
         Host {
             interfaces: vec![
-                Interface {
-                    name: "lo".into(),
-                    index: 1,
-                    addrs: vec![
-                        ("127.0.0.1".parse().unwrap(), 8),
-                        ("::1".parse().unwrap(), 128),
-                    ],
-                    mtu: 65536,
-                    up: true,
-                    loopback: true,
-                    broadcast: None,
-                },
-                Interface {
-                    name: "eth0".into(),
-                    index: 2,
-                    addrs: vec![("192.168.1.10".parse().unwrap(), 24)],
-                    mtu: 1500,
-                    up: true,
-                    loopback: false,
-                    broadcast: None,
-                },
+                Interface::up("lo", 1, &[(ip("127.0.0.1"), 8), (ip("::1"), 128)]),
+                Interface::up("eth0", 2, &[(ip("192.168.1.10"), 24)]),
             ],
-            routes: vec![Route {
-                dst: "0.0.0.0".parse().unwrap(),
-                prefix: 0,
-                gateway: Some("192.168.1.1".parse().unwrap()),
-                dev: "eth0".into(),
-                prefsrc: None,
-            }],
+            routes: vec![Route::default_via(ip("192.168.1.1"), "eth0")],
             forwarding_v4: false,
             forwarding_v6: false,
         }

@@ -14,50 +14,18 @@ use palisade_model::{
 
 const SEC: u64 = 1_000_000_000;
 
+fn ip(s: &str) -> std::net::IpAddr {
+    s.parse().unwrap()
+}
+
 fn host(forward: bool) -> Host {
     Host {
         interfaces: vec![
-            Interface {
-                name: "lo".into(),
-                index: 1,
-                addrs: vec![
-                    ("127.0.0.1".parse().unwrap(), 8),
-                    ("::1".parse().unwrap(), 128),
-                ],
-                mtu: 65536,
-                up: true,
-                loopback: true,
-                broadcast: None,
-            },
-            Interface {
-                name: "eth0".into(),
-                index: 2,
-                addrs: vec![
-                    ("192.168.1.10".parse().unwrap(), 24),
-                    ("fd00::10".parse().unwrap(), 64),
-                ],
-                mtu: 1500,
-                up: true,
-                loopback: false,
-                broadcast: None,
-            },
-            Interface {
-                name: "eth1".into(),
-                index: 3,
-                addrs: vec![("10.9.0.1".parse().unwrap(), 24)],
-                mtu: 1500,
-                up: true,
-                loopback: false,
-                broadcast: None,
-            },
+            Interface::up("lo", 1, &[(ip("127.0.0.1"), 8), (ip("::1"), 128)]),
+            Interface::up("eth0", 2, &[(ip("192.168.1.10"), 24), (ip("fd00::10"), 64)]),
+            Interface::up("eth1", 3, &[(ip("10.9.0.1"), 24)]),
         ],
-        routes: vec![Route {
-            dst: "0.0.0.0".parse().unwrap(),
-            prefix: 0,
-            gateway: Some("192.168.1.1".parse().unwrap()),
-            dev: "eth0".into(),
-            prefsrc: None,
-        }],
+        routes: vec![Route::default_via(ip("192.168.1.1"), "eth0")],
         forwarding_v4: forward,
         forwarding_v6: false,
     }

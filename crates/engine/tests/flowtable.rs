@@ -12,28 +12,14 @@ use palisade_model::{Family, Ruleset};
 const MS: u64 = 1_000_000;
 
 fn host() -> Host {
-    let iface = |name: &str, index, addr: &str, prefix, lo| Interface {
-        name: name.into(),
-        index,
-        addrs: vec![(addr.parse().unwrap(), prefix)],
-        mtu: if lo { 65536 } else { 1500 },
-        up: true,
-        loopback: lo,
-        broadcast: None,
-    };
+    let ip = |s: &str| s.parse().unwrap();
     Host {
         interfaces: vec![
-            iface("lo", 1, "127.0.0.1", 8, true),
-            iface("eth0", 2, "10.0.0.2", 24, false),
-            iface("eth1", 3, "192.168.1.1", 24, false),
+            Interface::up("lo", 1, &[(ip("127.0.0.1"), 8)]),
+            Interface::up("eth0", 2, &[(ip("10.0.0.2"), 24)]),
+            Interface::up("eth1", 3, &[(ip("192.168.1.1"), 24)]),
         ],
-        routes: vec![Route {
-            dst: "0.0.0.0".parse().unwrap(),
-            prefix: 0,
-            gateway: Some("10.0.0.254".parse().unwrap()),
-            dev: "eth0".into(),
-            prefsrc: None,
-        }],
+        routes: vec![Route::default_via(ip("10.0.0.254"), "eth0")],
         forwarding_v4: true,
         forwarding_v6: false,
     }

@@ -97,15 +97,11 @@ fn burst_len(pkts: &[(u64, Vec<u8>)]) -> usize {
 
 fn engine_counters(v4: &Ruleset, pkts: &[(u64, Vec<u8>)], shift_ns: u64) -> Vec<u64> {
     let host = Host {
-        interfaces: vec![Interface {
-            name: "vb".into(),
-            index: 2,
-            addrs: vec![("10.99.0.2".parse().expect("addr"), 24)],
-            mtu: 1500,
-            up: true,
-            loopback: false,
-            broadcast: None,
-        }],
+        interfaces: vec![Interface::up(
+            "vb",
+            2,
+            &[("10.99.0.2".parse().unwrap(), 24)],
+        )],
         routes: vec![],
         forwarding_v4: false,
         forwarding_v6: false,

@@ -9,19 +9,12 @@ use palisade_engine::{Engine, EngineConfig, Host, Interface, Outcome, Route, Ver
 use palisade_model::{Family, Ruleset};
 use palisade_wire::{checksum, PacketMeta};
 
-fn iface(name: &str, index: u32, addrs: &[(&str, u8)], lo: bool) -> Interface {
-    Interface {
-        name: name.into(),
-        index,
-        addrs: addrs
-            .iter()
-            .map(|(a, p)| (a.parse().unwrap(), *p))
-            .collect(),
-        mtu: if lo { 65536 } else { 1500 },
-        up: true,
-        loopback: lo,
-        broadcast: None,
-    }
+fn iface(name: &str, index: u32, addrs: &[(&str, u8)]) -> Interface {
+    let addrs: Vec<_> = addrs
+        .iter()
+        .map(|(a, p)| (a.parse().unwrap(), *p))
+        .collect();
+    Interface::up(name, index, &addrs)
 }
 
 /// lan (10.0.0.1/24, fd00::1/64) — gateway — wan (203.0.113.1/24, 2001:db8::1/64),
@@ -29,25 +22,13 @@ fn iface(name: &str, index: u32, addrs: &[(&str, u8)], lo: bool) -> Interface {
 fn gateway() -> Host {
     Host {
         interfaces: vec![
-            iface("lo", 1, &[("127.0.0.1", 8), ("::1", 128)], true),
-            iface("lan", 2, &[("10.0.0.1", 24), ("fd00::1", 64)], false),
-            iface("wan", 3, &[("203.0.113.1", 24), ("2001:db8::1", 64)], false),
+            iface("lo", 1, &[("127.0.0.1", 8), ("::1", 128)]),
+            iface("lan", 2, &[("10.0.0.1", 24), ("fd00::1", 64)]),
+            iface("wan", 3, &[("203.0.113.1", 24), ("2001:db8::1", 64)]),
         ],
         routes: vec![
-            Route {
-                dst: "0.0.0.0".parse().unwrap(),
-                prefix: 0,
-                gateway: Some("203.0.113.254".parse().unwrap()),
-                dev: "wan".into(),
-                prefsrc: None,
-            },
-            Route {
-                dst: "::".parse().unwrap(),
-                prefix: 0,
-                gateway: Some("2001:db8::fe".parse().unwrap()),
-                dev: "wan".into(),
-                prefsrc: None,
-            },
+            Route::default_via("203.0.113.254".parse().unwrap(), "wan"),
+            Route::default_via("2001:db8::fe".parse().unwrap(), "wan"),
         ],
         forwarding_v4: true,
         forwarding_v6: true,

@@ -9,15 +9,11 @@ const SEC: u64 = 1_000_000_000;
 
 fn host() -> Host {
     Host {
-        interfaces: vec![Interface {
-            name: "eth0".into(),
-            index: 2,
-            addrs: vec![("10.0.1.1".parse().unwrap(), 24)],
-            mtu: 1500,
-            up: true,
-            loopback: false,
-            broadcast: None,
-        }],
+        interfaces: vec![Interface::up(
+            "eth0",
+            2,
+            &[("10.0.1.1".parse().unwrap(), 24)],
+        )],
         routes: vec![],
         forwarding_v4: false,
         forwarding_v6: false,

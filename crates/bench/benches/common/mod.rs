@@ -10,24 +10,8 @@ use palisade_wire::checksum;
 
 /// The firewall host: `eth0` 10.0.0.2/24 and `lo`.
 pub fn host() -> Host {
-    let lo = Interface {
-        name: "lo".into(),
-        index: 1,
-        addrs: vec![(IpAddr::V4(Ipv4Addr::LOCALHOST), 8)],
-        mtu: 65536,
-        up: true,
-        loopback: true,
-        broadcast: None,
-    };
-    let eth = Interface {
-        name: "eth0".into(),
-        index: 2,
-        addrs: vec![(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 24)],
-        mtu: 1500,
-        up: true,
-        loopback: false,
-        broadcast: None,
-    };
+    let lo = Interface::up("lo", 1, &[(IpAddr::V4(Ipv4Addr::LOCALHOST), 8)]);
+    let eth = Interface::up("eth0", 2, &[(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 24)]);
     Host {
         interfaces: vec![lo, eth],
         routes: Vec::new(),

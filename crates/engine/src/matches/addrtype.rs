@@ -157,15 +157,11 @@ mod tests {
         h.interfaces[0]
             .addrs
             .push(("2001:db8:1::10".parse().expect("addr"), 64));
-        h.interfaces.push(Interface {
-            name: "lo".into(),
-            index: 1,
-            addrs: vec![("::1".parse().expect("addr"), 128)],
-            mtu: 65536,
-            up: true,
-            loopback: true,
-            broadcast: None,
-        });
+        h.interfaces.push(Interface::up(
+            "lo",
+            1,
+            &[("::1".parse().expect("addr"), 128)],
+        ));
         h.routes.push(Route {
             dst: "2001:db8:99::".parse().expect("addr"),
             prefix: 48,

@@ -94,17 +94,12 @@ mod tests {
 
     fn host2() -> crate::host::Host {
         use crate::host::{Host, Interface};
-        let ifc = |name: &str, index, addrs: Vec<(&str, u8)>| Interface {
-            name: name.into(),
-            index,
-            addrs: addrs
-                .into_iter()
-                .map(|(a, p)| (a.parse().unwrap(), p))
-                .collect(),
-            mtu: 1500,
-            up: true,
-            loopback: false,
-            broadcast: None,
+        let ifc = |name: &str, index, addrs: Vec<(&str, u8)>| {
+            let addrs: Vec<_> = addrs
+                .iter()
+                .map(|(a, p)| (a.parse().unwrap(), *p))
+                .collect();
+            Interface::up(name, index, &addrs)
         };
         Host {
             interfaces: vec![

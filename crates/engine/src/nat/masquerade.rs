@@ -240,29 +240,17 @@ mod tests {
     use crate::host::{Interface, Route};
 
     fn host() -> Host {
+        let ip = |s: &str| s.parse().unwrap();
+        let addrs = [
+            (ip("203.0.113.5"), 24),
+            (ip("203.0.113.6"), 24),
+            (ip("198.51.100.9"), 24),
+            (ip("2001:db8::5"), 64),
+            (ip("fe80::5"), 64),
+        ];
         Host {
-            interfaces: vec![Interface {
-                name: "wan".into(),
-                index: 2,
-                addrs: vec![
-                    ("203.0.113.5".parse().unwrap(), 24),
-                    ("203.0.113.6".parse().unwrap(), 24),
-                    ("198.51.100.9".parse().unwrap(), 24),
-                    ("2001:db8::5".parse().unwrap(), 64),
-                    ("fe80::5".parse().unwrap(), 64),
-                ],
-                mtu: 1500,
-                up: true,
-                loopback: false,
-                broadcast: None,
-            }],
-            routes: vec![Route {
-                dst: "0.0.0.0".parse().unwrap(),
-                prefix: 0,
-                gateway: Some("198.51.100.1".parse().unwrap()),
-                dev: "wan".into(),
-                prefsrc: None,
-            }],
+            interfaces: vec![Interface::up("wan", 2, &addrs)],
+            routes: vec![Route::default_via(ip("198.51.100.1"), "wan")],
             forwarding_v4: true,
             forwarding_v6: true,
         }
