@@ -92,13 +92,17 @@ const BITS: u32 = 14;
 /// Flow directions by header fields, direct-mapped.
 #[derive(Debug)]
 pub(crate) struct FlowCache {
-    slots: Box<[Option<Slot>]>,
+    /// A fixed-size array: the masked index needs no bounds check.
+    slots: Box<[Option<Slot>; 1 << BITS]>,
 }
 
 impl Default for FlowCache {
     fn default() -> FlowCache {
         FlowCache {
-            slots: vec![None; 1 << BITS].into_boxed_slice(),
+            slots: vec![None; 1 << BITS]
+                .into_boxed_slice()
+                .try_into()
+                .expect("1 << BITS slots"),
         }
     }
 }

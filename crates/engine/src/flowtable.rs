@@ -147,7 +147,8 @@ impl Slot {
 /// Remembered paths, direct-mapped by conntrack slot and direction.
 #[derive(Debug)]
 pub(crate) struct FlowTable {
-    slots: Box<[Option<Slot>]>,
+    /// A fixed-size array: the masked index needs no bounds check.
+    slots: Box<[Option<Slot>; SLOTS]>,
     /// Bumped when the rules change: every remembered path is forgotten.
     epoch: u32,
     pub stats: FlowStats,
@@ -168,7 +169,10 @@ const SLOTS: usize = 1 << 14;
 impl Default for FlowTable {
     fn default() -> FlowTable {
         FlowTable {
-            slots: vec![None; SLOTS].into_boxed_slice(),
+            slots: vec![None; SLOTS]
+                .into_boxed_slice()
+                .try_into()
+                .expect("SLOTS slots"),
             epoch: 0,
             stats: FlowStats::default(),
         }
