@@ -116,6 +116,9 @@ struct Established {
     batch: Vec<u8>,
 }
 
+/// Timed rounds of the established-packet report.
+const ROUNDS: u64 = 9;
+
 /// Pairs built ahead per timed run (about 45 KB of packets).
 const BATCH: usize = 256;
 
@@ -223,13 +226,24 @@ fn report(full: bool) {
     let pairs = if full { 500_000 } else { 1_000 };
     e.run(pairs / 10);
     let allocs = ALLOCS.load(Ordering::Relaxed);
-    let ns = e.run(pairs).as_nanos() as f64 / (2 * pairs) as f64;
+    // Rounds, not one long run: on a shared machine a neighbour's burst
+    // lands in one round, and the median of the rounds is not moved by it
+    // (the best and the worst round are shown beside it).
+    let mut rounds: Vec<f64> = (0..ROUNDS)
+        .map(|_| e.run(pairs / ROUNDS).as_nanos() as f64 / (2 * (pairs / ROUNDS)) as f64)
+        .collect();
     let allocs = ALLOCS.load(Ordering::Relaxed) - allocs;
     assert_eq!(e.out.ct, CtState::EstablishedReply, "flow left the window");
-    println!("established packet through the engine (1k rules, ctstate rule first): {ns:.1} ns  (target <= 50 ns)");
+    rounds.sort_by(f64::total_cmp);
+    let ns = rounds[rounds.len() / 2];
+    println!(
+        "established packet through the engine (1k rules, ctstate rule first): {ns:.1} ns median of {ROUNDS} rounds (best {:.1}, worst {:.1})  (target <= 50 ns)",
+        rounds[0],
+        rounds[rounds.len() - 1]
+    );
     println!(
         "allocations per established packet: {:.3}  (must be 0)",
-        allocs as f64 / (2 * pairs) as f64
+        allocs as f64 / (2 * (pairs / ROUNDS) * ROUNDS) as f64
     );
     let ft = e.engine.flowtable_stats();
     println!(
