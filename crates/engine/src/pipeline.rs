@@ -672,8 +672,6 @@ fn route_out<'w>(
     Some((oif, to_lo, dst_type))
 }
 
-/// How conntrack stands for a locally generated packet entering OUTPUT.
-#[derive(Clone, Copy)]
 /// What [`Engine::flow`] did.
 enum Flow {
     /// The remembered path was replayed: `out` holds the outcome.
@@ -685,6 +683,8 @@ enum Flow {
     Unrouted,
 }
 
+/// How conntrack stands for a locally generated packet entering OUTPUT.
+#[derive(Clone, Copy)]
 enum Tracked {
     /// Not yet: the conntrack hook runs after raw.
     No,
