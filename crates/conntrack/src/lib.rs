@@ -170,6 +170,8 @@ pub struct Conntrack {
     gc_cursor: usize,
     /// Packets since the last sweep ([`Conntrack::gc_step`]).
     gc_calls: u32,
+    /// When the paced sweep last ran ([`Conntrack::gc_step`]).
+    gc_last: Nanos,
     gc_early_drop: bool,
     stats: CtStats,
     /// Generation of the next allocated entry.
@@ -211,6 +213,7 @@ impl Conntrack {
             allocated: 0,
             gc_cursor: 0,
             gc_calls: 0,
+            gc_last: 0,
             gc_early_drop: false,
             stats: CtStats::default(),
             next_gen: 0,
@@ -1050,18 +1053,33 @@ impl Conntrack {
         }
     }
 
-    /// The per-packet share of the sweep: every [`GC_EVERY`]th call sweeps
-    /// `budget * GC_EVERY` slots, so the table is walked at the same pace as
-    /// a per-packet sweep of `budget` while most packets pay nothing (the
-    /// kernel's gc_worker also runs in batches, not per packet). Lookups
-    /// treat expired entries as gone, so the batching changes only when
-    /// memory is reclaimed.
+    /// The per-packet share of the sweep, paced by time as the kernel's
+    /// gc_worker is (a whole pass at most every `GC_SCAN_INTERVAL_MIN`, one
+    /// second): every [`GC_EVERY`]th call visits the share of the table the
+    /// time since the last sweep is due, so the work per packet does not
+    /// grow with the number of flows (a fixed number of slots per packet had
+    /// every packet of a busy table read entries nobody else touched). After
+    /// a table-full drop (early-drop mode, where the kernel rescans at once)
+    /// it also visits `budget` slots per call. Lookups and early drop treat
+    /// expired entries as gone, so the pace changes only when their memory
+    /// is reclaimed.
     #[inline]
     pub fn gc_step(&mut self, now: Nanos, budget: usize) {
         self.gc_calls += 1;
-        if self.gc_calls >= GC_EVERY {
-            self.gc_calls = 0;
-            self.gc(now, budget * GC_EVERY as usize);
+        if self.gc_calls < GC_EVERY {
+            return;
+        }
+        self.gc_calls = 0;
+        let n = self.slab.len() as u64;
+        // At most a second: n ≤ 2^32 slots, so the product fits in 64 bits.
+        let dt = now.saturating_sub(self.gc_last).min(GC_PASS);
+        let mut due = (n * dt / GC_PASS) as usize;
+        if self.gc_early_drop {
+            due = due.max(budget * GC_EVERY as usize);
+        }
+        if due > 0 {
+            self.gc_last = now;
+            self.gc(now, due);
         }
     }
 
@@ -1113,6 +1131,10 @@ impl Conntrack {
 
 /// Packets per batched sweep ([`Conntrack::gc_step`]).
 pub const GC_EVERY: u32 = 16;
+
+/// The paced sweep visits the whole table once per this much time
+/// (nf_conntrack_core.c `GC_SCAN_INTERVAL_MIN`, 1 s).
+const GC_PASS: Nanos = SEC;
 
 /// Five `write_u64`s: cheaper than hashing the words as a byte slice.
 #[inline]

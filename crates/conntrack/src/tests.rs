@@ -474,6 +474,39 @@ fn gc_reaps_expired() {
     assert_eq!(t.ct.stats().expired, 2);
 }
 
+/// The per-packet sweep is paced by time (a whole pass per second), not by
+/// packets: with a packet every millisecond, the 1000 entries that expire
+/// together are reaped over the following second, a tenth of them in its
+/// first tenth, all of them by its end.
+#[test]
+fn gc_step_paced_by_time() {
+    let mut t = T::new();
+    for port in 0..1000u16 {
+        let mut p = Vec::new();
+        PacketBuilder::ipv4(A, B, 64)
+            .udp(10_000 + port, 53)
+            .write(&mut p, b"q")
+            .unwrap();
+        t.send(0, &p);
+    }
+    assert_eq!(t.ct.len(), 1000);
+    let expired_at = |t: &mut T, until: Nanos, from: Nanos| {
+        let mut now = from;
+        while now <= until {
+            t.ct.gc_step(now, 16);
+            now += MS;
+        }
+        t.ct.stats().expired
+    };
+    // UDP unreplied: 30 s. Nothing is due before.
+    assert_eq!(expired_at(&mut t, 30 * SEC - MS, MS), 0);
+    let tenth = expired_at(&mut t, 30 * SEC + 100 * MS, 30 * SEC);
+    assert!((50..=200).contains(&tenth), "{tenth} reaped in 100 ms");
+    let all = expired_at(&mut t, 31 * SEC + 100 * MS, 30 * SEC + 101 * MS);
+    assert_eq!(all, 1000);
+    assert_eq!(t.ct.len(), 0);
+}
+
 #[test]
 fn unconfirmed_discard_and_set_closing() {
     let mut t = T::new();

@@ -108,19 +108,26 @@ pub fn tcp(to_host: bool, syn: bool, seq: u32, ack: Option<u32>, payload: &[u8])
 /// Makes the `i`-th distinct client (source 10.0.x.y, port) of a TCP/IPv4
 /// datagram with a 20-byte header, keeping both checksums valid.
 pub fn set_client(p: &mut [u8], i: u32) {
+    set_peer(p, i, true);
+}
+
+/// [`set_client`] for either direction: the client is the source of a
+/// segment `to_host`, else its destination.
+pub fn set_peer(p: &mut [u8], i: u32, to_host: bool) {
+    let (ip, port) = if to_host { (12, 20) } else { (16, 22) };
     let host = i / 60000;
-    let old_ip = u32::from_be_bytes([p[12], p[13], p[14], p[15]]);
+    let old_ip = u32::from_be_bytes([p[ip], p[ip + 1], p[ip + 2], p[ip + 3]]);
     let new_ip = if host == 0 {
         u32::from(Ipv4Addr::new(10, 0, 0, 1))
     } else {
         (10 << 24) | (1 + (host >> 16)) << 16 | (host & 0xffff)
     };
-    p[12..16].copy_from_slice(&new_ip.to_be_bytes());
+    p[ip..ip + 4].copy_from_slice(&new_ip.to_be_bytes());
     let ipc = u16::from_be_bytes([p[10], p[11]]);
     p[10..12].copy_from_slice(&checksum::update32(ipc, old_ip, new_ip).to_be_bytes());
-    let old_port = u16::from_be_bytes([p[20], p[21]]);
+    let old_port = u16::from_be_bytes([p[port], p[port + 1]]);
     let new_port = 1024 + (i % 60000) as u16;
-    p[20..22].copy_from_slice(&new_port.to_be_bytes());
+    p[port..port + 2].copy_from_slice(&new_port.to_be_bytes());
     let c = u16::from_be_bytes([p[36], p[37]]);
     let c = checksum::update32(c, old_ip, new_ip);
     let c = checksum::update16(c, old_port, new_port);
