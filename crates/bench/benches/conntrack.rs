@@ -5,7 +5,9 @@
 //! * bytes per tracked flow at 1M flows, counted by the allocator.
 //!
 //! Before criterion runs, a short report prints the measured values next to
-//! the targets (≤ 50 ns per established packet, ≤ 128 bytes per flow).
+//! the target (≤ 128 bytes per flow). The established-packet numbers here
+//! are conntrack's share through its full lookup; the ≤ 50 ns target is
+//! for a packet through the whole engine (benches/eval.rs).
 //! Under `cargo test --benches` (no `--bench` argument) the report uses a
 //! smaller table and criterion runs each benchmark once.
 
@@ -371,7 +373,10 @@ fn report(full: bool) {
         insert_flows(&mut ct, &udp4, flows, 0);
         black_box(&ct);
     });
-    let est = "(target <= 50 ns)";
+    // Components of the engine's path when its flow cache misses (tuple,
+    // hash, probe, then the tracker); the issue's 50 ns target is the whole
+    // engine's, reported by the eval bench.
+    let est = "(component; target: eval bench)";
     println!("== conntrack: issue 4 targets ==");
     println!(
         "stored entry: {} bytes (Option<Entry>)",
