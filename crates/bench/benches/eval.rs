@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{engine, set32, set_client, set_peer, tcp};
+use common::{engine, set32, set_peer, tcp};
 use criterion::{criterion_group, Criterion, Throughput};
 use palisade_engine::{CtState, Engine, Outcome, Verdict};
 
@@ -86,7 +86,7 @@ impl NewConns {
             let k = left.min(u64::from(CLIENTS - self.next));
             let t = Instant::now();
             for _ in 0..k {
-                set_client(&mut self.syn, self.next);
+                set_peer(&mut self.syn, self.next, true);
                 self.next += 1;
                 self.now += 1000;
                 self.engine

@@ -105,14 +105,9 @@ pub fn tcp(to_host: bool, syn: bool, seq: u32, ack: Option<u32>, payload: &[u8])
     out
 }
 
-/// Makes the `i`-th distinct client (source 10.0.x.y, port) of a TCP/IPv4
-/// datagram with a 20-byte header, keeping both checksums valid.
-pub fn set_client(p: &mut [u8], i: u32) {
-    set_peer(p, i, true);
-}
-
-/// [`set_client`] for either direction: the client is the source of a
-/// segment `to_host`, else its destination.
+/// Makes the `i`-th distinct client (address 10.0.x.y, port) the source of
+/// a TCP/IPv4 datagram with a 20-byte header sent `to_host`, else its
+/// destination, keeping both checksums valid.
 pub fn set_peer(p: &mut [u8], i: u32, to_host: bool) {
     let (ip, port) = if to_host { (12, 20) } else { (16, 22) };
     let host = i / 60000;
